@@ -1,0 +1,12 @@
+// The compiled module `vecclust._core`. Each area binds itself from its own file.
+#include <pybind11/pybind11.h>
+
+namespace vecclust_bindings {
+void bind_kmedoids(pybind11::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "vecclust's compiled core (private; use the vecclust package).";
+    m.attr("__version__") = VECCLUST_VERSION;
+    vecclust_bindings::bind_kmedoids(m);
+}

@@ -1,0 +1,81 @@
+// Helpers shared by the binding files: dtype dispatch, shape checks, the Ctrl-C hook, and
+// running core code with the GIL released.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <utility>
+
+#include "vecclust/common.hpp"
+
+namespace vecclust_bindings {
+
+namespace py = pybind11;
+using vecclust::index_t;
+
+// The hook the core calls (on the calling thread, GIL released) to notice Ctrl-C.
+inline vecclust::Control make_control(int n_threads) {
+    return vecclust::Control(n_threads, [] {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) throw vecclust::Interrupted();
+    });
+}
+
+// Runs `work` without the GIL; an interruption becomes the pending KeyboardInterrupt.
+template <class Work>
+auto without_gil(Work&& work) {
+    bool interrupted = false;
+    decltype(work()) result{};
+    {
+        py::gil_scoped_release release;
+        try {
+            result = work();
+        } catch (const vecclust::Interrupted&) {
+            interrupted = true;
+        }
+    }
+    if (interrupted) throw py::error_already_set();
+    return result;
+}
+
+enum class Dtype { f32, f64 };
+
+inline Dtype float_dtype(const py::array& a, const char* name) {
+    if (a.dtype().is(py::dtype::of<float>())) return Dtype::f32;
+    if (a.dtype().is(py::dtype::of<double>())) return Dtype::f64;
+    throw py::type_error(std::string(name) + " must be a float32 or float64 array, got dtype " +
+                         std::string(py::str(a.dtype())));
+}
+
+inline void require_c_contiguous(const py::array& a, const char* name, int ndim) {
+    if (a.ndim() != ndim)
+        throw py::value_error(std::string(name) + " must be " + std::to_string(ndim) + "-dimensional, got " +
+                              std::to_string(a.ndim()) + " dimensions");
+    if (!(a.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray)");
+}
+
+template <class T>
+const T* data_of(const py::array& a) {
+    return static_cast<const T*>(a.data());
+}
+
+// Optional per-sample weights of the same dtype as the data, or null.
+template <class T>
+const T* weights_of(const py::object& weights, index_t n) {
+    if (weights.is_none()) return nullptr;
+    auto array = weights.cast<py::array>();
+    require_c_contiguous(array, "sample_weight", 1);
+    if (!array.dtype().is(py::dtype::of<T>())) throw py::type_error("sample_weight must have the dtype of the data");
+    if (array.shape(0) != n) throw py::value_error("sample_weight must have one entry per sample");
+    return data_of<T>(array);
+}
+
+template <class T>
+py::array_t<T> new_matrix(index_t rows, index_t cols) {
+    return py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+}
+
+}  // namespace vecclust_bindings

@@ -1,0 +1,115 @@
+// The few vector primitives the hot loops need, in portable SSE2 (every x86-64 CPU has it) with
+// a scalar fallback. They only compare and select, so results are bit-identical either way.
+#pragma once
+
+#include <cmath>    // std::fabs
+#include <cstddef>  // size_t
+#include <cstdint>  // std::uint32_t
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define VECCLUST_SSE2 1
+#endif
+
+namespace vecclust::simd {
+
+// Bit t is set when a[t] < b[t], for t in [0, 16).
+inline std::uint32_t less_mask16(const float* a, const float* b) {
+#ifdef VECCLUST_SSE2
+    std::uint32_t mask = 0;
+    for (int q = 0; q < 4; ++q)
+        mask |= static_cast<std::uint32_t>(_mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(a + 4 * q), _mm_loadu_ps(b + 4 * q))))
+                << (4 * q);
+    return mask;
+#else
+    std::uint32_t mask = 0;
+    for (int t = 0; t < 16; ++t) mask |= static_cast<std::uint32_t>(a[t] < b[t]) << t;
+    return mask;
+#endif
+}
+
+inline std::uint32_t less_mask16(const double* a, const double* b) {
+#ifdef VECCLUST_SSE2
+    std::uint32_t mask = 0;
+    for (int q = 0; q < 8; ++q)
+        mask |= static_cast<std::uint32_t>(_mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(a + 2 * q), _mm_loadu_pd(b + 2 * q))))
+                << (2 * q);
+    return mask;
+#else
+    std::uint32_t mask = 0;
+    for (int t = 0; t < 16; ++t) mask |= static_cast<std::uint32_t>(a[t] < b[t]) << t;
+    return mask;
+#endif
+}
+
+// Checks the W x W block at (i, j) of a row-major n x n matrix against the mirrored block at
+// (j, i): every entry finite, >= 0, and equal to its mirror within rtol * max(a, b). Returns
+// false when any entry fails; `nonzero` is set when any entry of the block is not zero.
+inline bool mirrored_block_ok(const float* d, size_t n, size_t i, size_t j, float rtol, float largest, bool& nonzero) {
+#ifdef VECCLUST_SSE2
+    __m128 a[4], b[4];
+    for (size_t r = 0; r < 4; ++r) a[r] = _mm_loadu_ps(d + (i + r) * n + j), b[r] = _mm_loadu_ps(d + (j + r) * n + i);
+    _MM_TRANSPOSE4_PS(b[0], b[1], b[2], b[3]);
+    const __m128 zero = _mm_setzero_ps(), big = _mm_set1_ps(largest), tol = _mm_set1_ps(rtol);
+    const __m128 sign = _mm_set1_ps(-0.0f);
+    __m128 ok = _mm_castsi128_ps(_mm_set1_epi32(-1)), any = zero;
+    for (int r = 0; r < 4; ++r) {
+        const __m128 x = a[r], y = b[r];
+        const __m128 diff = _mm_andnot_ps(sign, _mm_sub_ps(x, y));
+        ok = _mm_and_ps(ok, _mm_and_ps(_mm_and_ps(_mm_cmpge_ps(x, zero), _mm_cmple_ps(x, big)),
+                                       _mm_and_ps(_mm_cmpge_ps(y, zero), _mm_cmple_ps(y, big))));
+        ok = _mm_and_ps(ok, _mm_cmple_ps(diff, _mm_mul_ps(tol, _mm_max_ps(x, y))));
+        any = _mm_or_ps(any, _mm_cmpneq_ps(x, zero));
+    }
+    nonzero |= _mm_movemask_ps(any) != 0;
+    return _mm_movemask_ps(ok) == 0xF;
+#else
+    bool ok = true;
+    for (size_t r = 0; r < 4; ++r)
+        for (size_t c = 0; c < 4; ++c) {
+            const float x = d[(i + r) * n + j + c], y = d[(j + c) * n + i + r];
+            ok &= x >= 0 && x <= largest && y >= 0 && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
+            nonzero |= x != 0;
+        }
+    return ok;
+#endif
+}
+
+inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, double rtol, double largest, bool& nonzero) {
+#ifdef VECCLUST_SSE2
+    const __m128d a0 = _mm_loadu_pd(d + i * n + j), a1 = _mm_loadu_pd(d + (i + 1) * n + j);
+    const __m128d b0 = _mm_loadu_pd(d + j * n + i), b1 = _mm_loadu_pd(d + (j + 1) * n + i);
+    const __m128d t0 = _mm_unpacklo_pd(b0, b1), t1 = _mm_unpackhi_pd(b0, b1);  // rows of the mirror's transpose
+    const __m128d zero = _mm_setzero_pd(), big = _mm_set1_pd(largest), tol = _mm_set1_pd(rtol), sign = _mm_set1_pd(-0.0);
+    __m128d ok = _mm_castsi128_pd(_mm_set1_epi32(-1)), any = zero;
+    const __m128d xs[2] = {a0, a1}, ys[2] = {t0, t1};
+    for (int r = 0; r < 2; ++r) {
+        const __m128d x = xs[r], y = ys[r];
+        const __m128d diff = _mm_andnot_pd(sign, _mm_sub_pd(x, y));
+        ok = _mm_and_pd(ok, _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(x, zero), _mm_cmple_pd(x, big)),
+                                       _mm_and_pd(_mm_cmpge_pd(y, zero), _mm_cmple_pd(y, big))));
+        ok = _mm_and_pd(ok, _mm_cmple_pd(diff, _mm_mul_pd(tol, _mm_max_pd(x, y))));
+        any = _mm_or_pd(any, _mm_cmpneq_pd(x, zero));
+    }
+    nonzero |= _mm_movemask_pd(any) != 0;
+    return _mm_movemask_pd(ok) == 0x3;
+#else
+    bool ok = true;
+    for (size_t r = 0; r < 2; ++r)
+        for (size_t c = 0; c < 2; ++c) {
+            const double x = d[(i + r) * n + j + c], y = d[(j + c) * n + i + r];
+            ok &= x >= 0 && x <= largest && y >= 0 && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
+            nonzero |= x != 0;
+        }
+    return ok;
+#endif
+}
+
+template <class T>
+constexpr size_t mirrored_block_width() {
+    return sizeof(T) == 4 ? 4 : 2;
+}
+
+inline int lowest_bit(std::uint32_t mask) { return __builtin_ctz(mask); }
+
+}  // namespace vecclust::simd

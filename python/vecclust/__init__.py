@@ -1,0 +1,1 @@
+from vecclust import _core
