@@ -4,6 +4,7 @@
 #include "numpy_helpers.hpp"
 #include "vecclust/distance.hpp"
 #include "vecclust/kmedoids.hpp"
+#include "vecclust/memory.hpp"
 
 namespace vecclust_bindings {
 
@@ -49,7 +50,10 @@ KMedoidsResult fit_on_matrix(const py::array& diss, const py::object& weights, c
         Control control = make_control(n_threads);
         {
             ThreadPool pool(control);
-            check_dissimilarity_matrix(data, n, pool);
+            const index_t k = options.initial_medoids.empty() ? options.k : static_cast<index_t>(options.initial_medoids.size());
+            if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
+                throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
+                                            " distinct clusters cannot be formed");
         }
         return fit_kmedoids<T>(MatrixSource<T>(data, n), w, options, control);
     });
@@ -66,7 +70,7 @@ KMedoidsResult fit_on_features(const py::array& x, const std::string& metric, bo
         Control control = make_control(n_threads);
         FeatureSource<T> features(data, n, d, m);
         if (!store_matrix) return fit_kmedoids<T>(features, w, options, control);
-        std::vector<T> matrix(static_cast<size_t>(n) * static_cast<size_t>(n));
+        LargeBuffer<T> matrix(static_cast<size_t>(n) * static_cast<size_t>(n));
         {
             ThreadPool pool(control);
             full_matrix(features, matrix.data(), pool);

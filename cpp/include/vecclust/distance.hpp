@@ -43,6 +43,60 @@ class MatrixSource {
     index_t n_;
 };
 
+// Builds an AVX2 copy of a kernel next to the baseline one and picks it at load time (GCC on
+// x86-64), so wheels stay portable without -march=native. The clones run the same IEEE
+// operations per lane (no FMA contraction), so their results are bit-identical.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define VECCLUST_MULTIVERSION __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define VECCLUST_MULTIVERSION
+#endif
+
+namespace metric_ops {
+
+template <class T>
+struct SquaredDiff {
+    static T step(T acc, T x, T q) {
+        const T diff = x - q;
+        return acc + diff * diff;
+    }
+    static T finish(T acc) { return acc; }
+};
+template <class T>
+struct Euclidean : SquaredDiff<T> {
+    static T finish(T acc) { return std::sqrt(acc); }
+};
+template <class T>
+struct AbsDiff {
+    static T step(T acc, T x, T q) { return acc + std::abs(x - q); }
+    static T finish(T acc) { return acc; }
+};
+template <class T>
+struct Dot {
+    static T step(T acc, T x, T q) { return acc + x * q; }
+    // Rounding can push 1 - cos slightly below zero; dissimilarities are never negative.
+    static T finish(T acc) { return std::max(T(0), T(1) - acc); }
+};
+
+// Distances from kQueries query vectors to the 64 points of one block (stored dimension by
+// dimension): each lane is a plain sequential sum over dimensions, vectorised across points.
+template <class T, class Op, int kQueries>
+VECCLUST_MULTIVERSION void block_distances(const T* block, index_t d, const T* const* queries, T* out) {
+    constexpr index_t kLanes = 64;
+    T acc[kQueries][kLanes] = {};
+    for (index_t t = 0; t < d; ++t) {
+        const T* lane = block + t * kLanes;
+        for (int q = 0; q < kQueries; ++q) {
+            const T value = queries[q][t];
+            for (index_t b = 0; b < kLanes; ++b) acc[q][b] = Op::step(acc[q][b], lane[b], value);
+        }
+    }
+    for (int q = 0; q < kQueries; ++q)
+        for (index_t b = 0; b < kLanes; ++b) out[q * kLanes + b] = Op::finish(acc[q][b]);
+}
+
+}  // namespace metric_ops
+
 // Distances from feature vectors. The points are kept in a blocked transposed layout
 // (blocks of kBlock points, each block stored dimension by dimension) so the row kernel
 // streams memory contiguously and vectorises across points without reordering any sum:
@@ -84,20 +138,20 @@ class FeatureSource {
     // d(query, o) for every stored point o; `query` must already be normalised for cosine.
     void distances_to(const T* query, T* out) const {
         switch (metric_) {
-            case Metric::euclidean: return rows_kernel<SquaredDiff, true>(query, out);
-            case Metric::sqeuclidean: return rows_kernel<SquaredDiff, false>(query, out);
-            case Metric::manhattan: return rows_kernel<AbsDiff, false>(query, out);
-            case Metric::cosine: return rows_kernel<Dot, false>(query, out);
+            case Metric::euclidean: return one_row<metric_ops::Euclidean<T>>(query, out);
+            case Metric::sqeuclidean: return one_row<metric_ops::SquaredDiff<T>>(query, out);
+            case Metric::manhattan: return one_row<metric_ops::AbsDiff<T>>(query, out);
+            case Metric::cosine: return one_row<metric_ops::Dot<T>>(query, out);
         }
     }
 
-    // The same arithmetic as one lane of rows_kernel.
+    // The same arithmetic as one lane of the block kernel.
     T distance(const T* a, const T* b) const {
         switch (metric_) {
-            case Metric::euclidean: return std::sqrt(sum_over_dims<SquaredDiff>(a, b));
-            case Metric::sqeuclidean: return sum_over_dims<SquaredDiff>(a, b);
-            case Metric::manhattan: return sum_over_dims<AbsDiff>(a, b);
-            case Metric::cosine: return Dot::finish(sum_over_dims<Dot>(a, b));
+            case Metric::euclidean: return std::sqrt(sum_over_dims<metric_ops::SquaredDiff<T>>(a, b));
+            case Metric::sqeuclidean: return sum_over_dims<metric_ops::SquaredDiff<T>>(a, b);
+            case Metric::manhattan: return sum_over_dims<metric_ops::AbsDiff<T>>(a, b);
+            case Metric::cosine: return metric_ops::Dot<T>::finish(sum_over_dims<metric_ops::Dot<T>>(a, b));
         }
         return T(0);
     }
@@ -108,24 +162,20 @@ class FeatureSource {
         if (metric_ == Metric::cosine) normalise(out);
     }
 
-  private:
-    struct SquaredDiff {
-        static T step(T acc, T x, T q) {
-            const T diff = x - q;
-            return acc + diff * diff;
+    // Rows j0 .. j0 + count - 1 of the distance matrix, restricted to columns >= the row's own
+    // index when `upper_only` (the caller mirrors the rest). out has row stride n.
+    void matrix_rows(index_t j0, index_t count, bool upper_only, T* out) const {
+        switch (metric_) {
+            case Metric::euclidean: return tile_rows<metric_ops::Euclidean<T>>(j0, count, upper_only, out);
+            case Metric::sqeuclidean: return tile_rows<metric_ops::SquaredDiff<T>>(j0, count, upper_only, out);
+            case Metric::manhattan: return tile_rows<metric_ops::AbsDiff<T>>(j0, count, upper_only, out);
+            case Metric::cosine: return tile_rows<metric_ops::Dot<T>>(j0, count, upper_only, out);
         }
-        static T finish(T acc) { return acc; }
-    };
-    struct AbsDiff {
-        static T step(T acc, T x, T q) { return acc + std::abs(x - q); }
-        static T finish(T acc) { return acc; }
-    };
-    struct Dot {
-        static T step(T acc, T x, T q) { return acc + x * q; }
-        // Rounding can push 1 - cos slightly below zero; dissimilarities are never negative.
-        static T finish(T acc) { return std::max(T(0), T(1) - acc); }
-    };
+    }
 
+    static constexpr int kTileQueries = 8;
+
+  private:
     template <class Op>
     T sum_over_dims(const T* a, const T* b) const {
         T acc = T(0);
@@ -133,21 +183,29 @@ class FeatureSource {
         return acc;
     }
 
-    template <class Op, bool kSqrt>
-    void rows_kernel(const T* query, T* out) const {
-        const index_t n_blocks = (n_ + kBlock - 1) / kBlock;
-        for (index_t block = 0; block < n_blocks; ++block) {
-            T acc[kBlock] = {};
-            const T* data = blocked_.data() + static_cast<size_t>(block * d_ * kBlock);
-            for (index_t t = 0; t < d_; ++t) {
-                const T q = query[t];
-                const T* lane = data + t * kBlock;
-                for (index_t b = 0; b < kBlock; ++b) acc[b] = Op::step(acc[b], lane[b], q);
-            }
-            const index_t begin = block * kBlock, count = std::min(kBlock, n_ - begin);
-            for (index_t b = 0; b < count; ++b) {
-                const T value = Op::finish(acc[b]);
-                out[begin + b] = kSqrt ? std::sqrt(value) : value;
+    template <class Op>
+    void one_row(const T* query, T* out) const {
+        T block_out[kBlock];
+        const T* queries[1] = {query};
+        for (index_t begin = 0; begin < n_; begin += kBlock) {
+            metric_ops::block_distances<T, Op, 1>(blocked_.data() + static_cast<size_t>(begin * d_), d_, queries, block_out);
+            std::copy(block_out, block_out + std::min(kBlock, n_ - begin), out + begin);
+        }
+    }
+
+    template <class Op>
+    void tile_rows(index_t j0, index_t count, bool upper_only, T* out) const {
+        const T* queries[kTileQueries];
+        for (int q = 0; q < kTileQueries; ++q) queries[q] = point(j0 + std::min<index_t>(q, count - 1));
+        T block_out[kTileQueries * kBlock];
+        const index_t first = upper_only ? j0 - j0 % kBlock : 0;
+        for (index_t begin = first; begin < n_; begin += kBlock) {
+            metric_ops::block_distances<T, Op, kTileQueries>(blocked_.data() + static_cast<size_t>(begin * d_), d_, queries, block_out);
+            const index_t end = std::min(n_, begin + kBlock);
+            for (index_t q = 0; q < count; ++q) {
+                const index_t j = j0 + q, from = upper_only ? std::max(begin, j) : begin;
+                T* row = out + static_cast<size_t>(j) * n_;
+                for (index_t o = from; o < end; ++o) row[o] = block_out[q * kBlock + (o - begin)];
             }
         }
     }
@@ -183,12 +241,34 @@ void pairwise_to_source(const FeatureSource<T>& source, const T* queries, index_
     });
 }
 
-// The full n x n matrix of a feature source (zero diagonal, exactly symmetric).
+// The full n x n matrix of a feature source, exactly symmetric with a zero diagonal: the upper
+// triangle in tiles of query rows, then mirrored block by block.
 template <class T>
 void full_matrix(const FeatureSource<T>& source, T* out, ThreadPool& pool) {
-    const index_t n = source.size();
-    pool.for_chunks(n, 16, [&](index_t begin, index_t end, index_t) {
-        for (index_t j = begin; j < end; ++j) source.row(j, out + static_cast<size_t>(j) * n);
+    const index_t n = source.size(), rows = FeatureSource<T>::kTileQueries;
+    pool.run((n + rows - 1) / rows, [&](index_t tile, int) {
+        const index_t j0 = tile * rows;
+        source.matrix_rows(j0, std::min(rows, n - j0), true, out);
+        for (index_t j = j0; j < std::min(n, j0 + rows); ++j) out[static_cast<size_t>(j) * n + j] = T(0);
+    });
+    constexpr index_t kTile = 64;
+    constexpr auto kWidth = static_cast<index_t>(simd::mirrored_block_width<T>());
+    const index_t n_blocked = n - n % kWidth;
+    pool.run((n + kTile - 1) / kTile, [&](index_t ti, int) {
+        const index_t i0 = ti * kTile, i1 = std::min(n, i0 + kTile);
+        for (index_t j0 = 0; j0 < i1; j0 += kTile) {
+            for (index_t i = i0; i < i1; i += kWidth) {
+                for (index_t j = j0; j < std::min(i1, j0 + kTile); j += kWidth) {
+                    if (j + kWidth <= i && i + kWidth <= n_blocked) {
+                        simd::copy_transposed_block(out, static_cast<size_t>(n), static_cast<size_t>(j), static_cast<size_t>(i));
+                        continue;
+                    }
+                    for (index_t a = i; a < std::min(i + kWidth, n); ++a)  // blocks on the diagonal or the ragged edge
+                        for (index_t b = j; b < std::min(j + kWidth, a); ++b)
+                            out[static_cast<size_t>(a) * n + b] = out[static_cast<size_t>(b) * n + a];
+                }
+            }
+        }
     });
 }
 

@@ -66,7 +66,11 @@ KMedoidsResult kmedoids_from(const Source& source, const std::vector<index_t>& i
         case Method::fastpam1: return fastpam1<T>(source, initial, weights, max_iter, pool);
         case Method::pam: return pam_swap<T>(source, initial, weights, max_iter, pool);
         case Method::alternating: return alternating<T>(source, initial, weights, max_iter, pool);
-        case Method::build_only: return fasterpam<T>(source, initial, weights, 0, pool);  // assignment only
+        case Method::build_only: {  // the initial medoids and their assignment, no swaps
+            KMedoidsResult result = fasterpam<T>(source, initial, weights, 0, pool);
+            result.converged = true;
+            return result;
+        }
     }
     return {};
 }

@@ -124,16 +124,16 @@ class MedoidAssignment {
     // (re-summed exactly, not updated by the predicted delta).
     double swap(index_t slot, index_t j, const T* row_j) {
         medoids_[static_cast<size_t>(slot)] = j;
-        set_table_column(slot, row_j);
         const auto b = static_cast<std::int32_t>(slot);
         double loss = 0.0;
         for (index_t o = 0; o < n_; ++o) {
+            const T d = weighted(o, row_j[o]);
+            table_[static_cast<size_t>(o) * k_ + slot] = d;  // the table column of the new medoid
             if (o == j) {
                 if (near_i[o] != b) seco_i[o] = near_i[o], seco_d[o] = near_d[o];
                 near_i[o] = b, near_d[o] = T(0);
                 continue;
             }
-            const T d = table_row(o)[slot];
             if (near_i[o] == b) {
                 if (d < seco_d[o]) {
                     near_d[o] = d;
@@ -175,6 +175,9 @@ class MedoidAssignment {
         double* delta;
         double shared;
 
+        // With d < ds: if d < dn, j becomes o's nearest (shared gain d - dn, and removing o's
+        // medoid costs dn - ds instead of 0); otherwise j only replaces o's second (d - ds).
+        // Written without a branch on d < dn; adding an exact 0 changes nothing.
         void add(T d, index_t o) {
             if (!(d < seco_d[o])) return;
             const T dn = near_d[o], ds = seco_d[o];

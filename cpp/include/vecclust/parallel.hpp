@@ -36,7 +36,7 @@ class ThreadPool {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             shutdown_ = true;
-            generation_.fetch_add(1, std::memory_order_release);
+            shutdown_flag_.store(true);
         }
         wake_.notify_all();
         for (auto& worker : workers_) worker.join();
@@ -51,6 +51,10 @@ class ThreadPool {
     // Calls task(i, thread_id) for every i in [0, n_tasks), thread_id in [0, size()). The calling
     // thread takes part and polls for interruption between its tasks. The first exception,
     // from any thread, stops the tasks not yet started and is rethrown here.
+    //
+    // Workers join a job only while it is open; once the caller has claimed the last task it
+    // closes the job and waits just for the workers that joined, so a worker that is asleep
+    // or descheduled (busy machine) never delays the caller.
     template <class Task>
     void run(index_t n_tasks, Task&& task) {
         if (n_tasks <= 0) return;
@@ -66,11 +70,12 @@ class ThreadPool {
         n_tasks_ = n_tasks;
         next_task_.store(0, std::memory_order_relaxed);
         failed_.store(false, std::memory_order_relaxed);
+        finished_workers_.store(0, std::memory_order_relaxed);
         error_ = nullptr;
-        busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            generation_.fetch_add(1, std::memory_order_release);
+            generation_ += 1;
+            state_.store(generation_ << 32, std::memory_order_release);  // open, nobody joined
         }
         if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_all();
 
@@ -85,7 +90,12 @@ class ThreadPool {
         } catch (...) {
             record_error(std::current_exception());
         }
-        while (busy_workers_.load(std::memory_order_acquire) > 0) VECCLUST_CPU_RELAX();
+        const std::uint64_t closed = state_.fetch_or(kClosed, std::memory_order_acq_rel);
+        const auto joined = static_cast<int>(closed & kJoinedMask);
+        for (int spins = 0; finished_workers_.load(std::memory_order_acquire) < joined; ++spins) {
+            if (spins < 4096) VECCLUST_CPU_RELAX();
+            else std::this_thread::yield();
+        }
         if (error_) std::rethrow_exception(error_);
     }
 
@@ -108,22 +118,32 @@ class ThreadPool {
     void worker_loop(int thread_id) {
         std::uint64_t seen = 0;
         for (;;) {
-            // Spin briefly (the caller usually hands out the next batch within microseconds),
+            // Spin briefly (the caller usually hands out the next job within microseconds),
             // then sleep so idle workers do not burn a core.
             auto spin_start = std::chrono::steady_clock::now();
-            for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; ++spins) {
+            for (int spins = 0; (state_.load(std::memory_order_acquire) >> 32) == seen && !shutdown_flag_.load(); ++spins) {
                 VECCLUST_CPU_RELAX();
                 if ((spins & 255) == 255 &&
                     std::chrono::steady_clock::now() - spin_start > std::chrono::microseconds(200)) {
                     std::unique_lock<std::mutex> lock(mutex_);
                     sleeping_.fetch_add(1, std::memory_order_acq_rel);
-                    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+                    wake_.wait(lock, [&] { return (state_.load(std::memory_order_acquire) >> 32) != seen || shutdown_; });
                     sleeping_.fetch_sub(1, std::memory_order_acq_rel);
                     break;
                 }
             }
-            seen = generation_.load(std::memory_order_acquire);
-            if (shutdown_) return;
+            if (shutdown_flag_.load()) return;
+            std::uint64_t current = state_.load(std::memory_order_acquire);
+            seen = current >> 32;
+            // Join the job unless it is already closed (or replaced by a newer one).
+            bool joined = false;
+            while ((current >> 32) == seen && !(current & kClosed)) {
+                if (state_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) {
+                    joined = true;
+                    break;
+                }
+            }
+            if (!joined) continue;
             try {
                 for (;;) {
                     if (failed_.load(std::memory_order_relaxed)) break;
@@ -134,9 +154,12 @@ class ThreadPool {
             } catch (...) {
                 record_error(std::current_exception());
             }
-            busy_workers_.fetch_sub(1, std::memory_order_acq_rel);
+            finished_workers_.fetch_add(1, std::memory_order_acq_rel);
         }
     }
+
+    static constexpr std::uint64_t kClosed = std::uint64_t(1) << 31;
+    static constexpr std::uint64_t kJoinedMask = kClosed - 1;
 
     Control& control_;
     std::vector<std::thread> workers_;
@@ -148,9 +171,13 @@ class ThreadPool {
     void (*job_)(void*, index_t, int) = nullptr;
     index_t n_tasks_ = 0;
 
-    alignas(64) std::atomic<std::uint64_t> generation_{0};
+    std::uint64_t generation_ = 0;  // written by the caller only
+    // The current job: generation in the high 32 bits, kClosed, and the count of workers that
+    // joined in the low bits.
+    alignas(64) std::atomic<std::uint64_t> state_{0};
     alignas(64) std::atomic<index_t> next_task_{0};
-    alignas(64) std::atomic<int> busy_workers_{0};
+    alignas(64) std::atomic<int> finished_workers_{0};
+    std::atomic<bool> shutdown_flag_{false};
     alignas(64) std::atomic<int> sleeping_{0};
     std::atomic<bool> failed_{false};
     std::mutex error_mutex_;

@@ -105,6 +105,33 @@ inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, dou
 #endif
 }
 
+// Copies the W x W block at (row, col) of a row-major n x n matrix, transposed, to (col, row).
+inline void copy_transposed_block(float* d, size_t n, size_t row, size_t col) {
+#ifdef VECCLUST_SSE2
+    __m128 r0 = _mm_loadu_ps(d + row * n + col), r1 = _mm_loadu_ps(d + (row + 1) * n + col);
+    __m128 r2 = _mm_loadu_ps(d + (row + 2) * n + col), r3 = _mm_loadu_ps(d + (row + 3) * n + col);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(d + col * n + row, r0);
+    _mm_storeu_ps(d + (col + 1) * n + row, r1);
+    _mm_storeu_ps(d + (col + 2) * n + row, r2);
+    _mm_storeu_ps(d + (col + 3) * n + row, r3);
+#else
+    for (size_t a = 0; a < 4; ++a)
+        for (size_t b = 0; b < 4; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
+#endif
+}
+
+inline void copy_transposed_block(double* d, size_t n, size_t row, size_t col) {
+#ifdef VECCLUST_SSE2
+    const __m128d r0 = _mm_loadu_pd(d + row * n + col), r1 = _mm_loadu_pd(d + (row + 1) * n + col);
+    _mm_storeu_pd(d + col * n + row, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(d + (col + 1) * n + row, _mm_unpackhi_pd(r0, r1));
+#else
+    for (size_t a = 0; a < 2; ++a)
+        for (size_t b = 0; b < 2; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
+#endif
+}
+
 template <class T>
 constexpr size_t mirrored_block_width() {
     return sizeof(T) == 4 ? 4 : 2;
