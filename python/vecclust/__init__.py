@@ -1,1 +1,16 @@
-from vecclust import _core
+"""vecclust: fast exact clustering with a C++17 core and scikit-learn estimators."""
+
+from ._core import __version__
+from ._kmedoids import KMedoids
+from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
+
+__all__ = [
+    "KMedoids",
+    "KMedoidsResult",
+    "__version__",
+    "alternating",
+    "fastpam1",
+    "fasterpam",
+    "pam",
+    "pam_build",
+]

@@ -1,0 +1,119 @@
+"""Argument checks and conversions shared by the public functions and estimators."""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
+INITS = ("random", "first", "build", "lab", "k-medoids++")
+
+
+def effective_n_threads(n_threads) -> int:
+    """None means every CPU this process may use; -1 the same, -2 all but one, and so on."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    if n_threads is None:
+        return available
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be None or an int, got {n_threads!r}")
+    if n_threads == 0:
+        raise ValueError("n_threads=0 is not allowed; use None for all CPUs or a positive count")
+    if n_threads < 0:
+        return max(1, available + 1 + int(n_threads))
+    return int(n_threads)
+
+
+def seed_from(random_state) -> int:
+    """A 64-bit seed for the C++ generator, drawn from anything check_random_state accepts."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be >= {minimum}")
+    return int(value)
+
+
+def check_choice(value, name: str, options) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, options))}")
+    return value
+
+
+def check_medoids(medoids, n_samples: int):
+    """k (an int) or initial medoid indices; returns (k, indices or None)."""
+    if isinstance(medoids, numbers.Integral) and not isinstance(medoids, bool):
+        k = int(medoids)
+        if not 1 <= k <= n_samples:
+            raise ValueError(f"the number of medoids k={k} must be in [1, n_samples={n_samples}]")
+        return k, None
+    if isinstance(medoids, (bool, str, float)) or medoids is None:
+        raise TypeError(f"medoids must be an int k or an array of initial medoid indices, got {medoids!r}")
+    indices = np.asarray(medoids)
+    if indices.ndim != 1 or indices.size == 0:
+        raise ValueError("initial medoids must be a non-empty 1-d array of sample indices")
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise TypeError(f"initial medoid indices must be integers, got dtype {indices.dtype}")
+    if indices.min() < 0 or indices.max() >= n_samples:
+        raise ValueError(f"initial medoid indices must be in [0, {n_samples}), got {indices.tolist()}")
+    if np.unique(indices).size != indices.size:
+        raise ValueError(f"initial medoid indices must be distinct, got {indices.tolist()}")
+    return indices.size, np.ascontiguousarray(indices, dtype=np.int64)
+
+
+def check_dissimilarity(diss) -> np.ndarray:
+    """A square float32/float64 C-contiguous matrix (integers become float64); contents are
+    validated in C++ (finite, non-negative, zero diagonal, symmetric)."""
+    if hasattr(diss, "toarray"):
+        raise TypeError("a sparse dissimilarity matrix is not supported; pass a dense array")
+    diss = np.asarray(diss)
+    if diss.dtype.kind in "biu":
+        diss = diss.astype(np.float64)
+    elif diss.dtype not in (np.float32, np.float64):
+        if diss.dtype.kind == "f":
+            diss = diss.astype(np.float64)
+        else:
+            raise TypeError(f"the dissimilarity matrix must be numeric, got dtype {diss.dtype}")
+    if diss.ndim != 2:
+        raise ValueError(f"the dissimilarity matrix must be 2-dimensional, got shape {diss.shape}")
+    if diss.shape[0] != diss.shape[1]:
+        raise ValueError(f"the dissimilarity matrix must be square, got shape {diss.shape}")
+    if diss.shape[0] == 0:
+        raise ValueError("the dissimilarity matrix is empty")
+    if diss.shape[0] < 2:
+        raise ValueError("k-medoids needs at least 2 samples, got 1 sample")
+    return np.ascontiguousarray(diss)
+
+
+def check_weights(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=dtype)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights, dtype=dtype)
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(weights < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight must not be all zero: every clustering would have loss 0")
+    return np.ascontiguousarray(weights)
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
