@@ -42,9 +42,11 @@ auto without_gil(Work&& work) {
 
 enum class Dtype { f32, f64 };
 
+// Compares dtypes by equivalence, not identity: unpickled and memory-mapped arrays carry
+// equal but distinct dtype objects.
 inline Dtype float_dtype(const py::array& a, const char* name) {
-    if (a.dtype().is(py::dtype::of<float>())) return Dtype::f32;
-    if (a.dtype().is(py::dtype::of<double>())) return Dtype::f64;
+    if (py::isinstance<py::array_t<float>>(a)) return Dtype::f32;
+    if (py::isinstance<py::array_t<double>>(a)) return Dtype::f64;
     throw py::type_error(std::string(name) + " must be a float32 or float64 array, got dtype " +
                          std::string(py::str(a.dtype())));
 }
@@ -68,7 +70,7 @@ const T* weights_of(const py::object& weights, index_t n) {
     if (weights.is_none()) return nullptr;
     auto array = weights.cast<py::array>();
     require_c_contiguous(array, "sample_weight", 1);
-    if (!array.dtype().is(py::dtype::of<T>())) throw py::type_error("sample_weight must have the dtype of the data");
+    if (!py::isinstance<py::array_t<T>>(array)) throw py::type_error("sample_weight must have the dtype of the data");
     if (array.shape(0) != n) throw py::value_error("sample_weight must have one entry per sample");
     return data_of<T>(array);
 }

@@ -19,6 +19,7 @@ from ._validation import (
     check_medoids,
     check_weights,
     effective_n_threads,
+    native_byte_order,
     physical_memory_bytes,
     seed_from,
 )
@@ -111,7 +112,7 @@ class KMedoids(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Cluster X (features, or a dissimilarity matrix if metric="precomputed")."""
         precomputed = self.metric == "precomputed"
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2,
+        X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2,
                           ensure_all_finite=not precomputed)  # the C++ check covers matrices
         n = X.shape[0]
         if precomputed and X.shape[1] != n:
@@ -148,9 +149,9 @@ class KMedoids(ClusterMixin, TransformerMixin, BaseEstimator):
         """Dissimilarities from each sample to each medoid, shape (n_samples, n_clusters)."""
         check_is_fitted(self)
         if self.metric == "precomputed":
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], reset=False)
             return np.ascontiguousarray(X[:, self.medoid_indices_])
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
         return _core.pairwise_distances(X, np.ascontiguousarray(centers), metric=self.metric,
                                         n_threads=effective_n_threads(self.n_threads))

@@ -71,12 +71,20 @@ def check_medoids(medoids, n_samples: int):
     return indices.size, np.ascontiguousarray(indices, dtype=np.int64)
 
 
+def native_byte_order(X):
+    """Float arrays in non-native byte order, converted without changing precision (scikit-learn
+    would otherwise turn big-endian float32 into float64)."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not X.dtype.isnative:
+        return X.astype(X.dtype.newbyteorder("="))
+    return X
+
+
 def check_dissimilarity(diss) -> np.ndarray:
     """A square float32/float64 C-contiguous matrix (integers become float64); contents are
     validated in C++ (finite, non-negative, zero diagonal, symmetric)."""
     if hasattr(diss, "toarray"):
         raise TypeError("a sparse dissimilarity matrix is not supported; pass a dense array")
-    diss = np.asarray(diss)
+    diss = native_byte_order(np.asarray(diss))
     if diss.dtype.kind in "biu":
         diss = diss.astype(np.float64)
     elif diss.dtype not in (np.float32, np.float64):

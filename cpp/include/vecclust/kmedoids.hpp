@@ -60,7 +60,9 @@ KMedoidsResult single_medoid(const Source& source, index_t start, const T* weigh
 template <class T, class Source>
 KMedoidsResult kmedoids_from(const Source& source, const std::vector<index_t>& initial, Method method, const T* weights,
                              int max_iter, ThreadPool& pool) {
-    if (initial.size() == 1) return single_medoid<T>(source, initial[0], weights, pool);
+    // One medoid: the swap kernels need a second medoid, and the exact answer is one scan away.
+    if (initial.size() == 1 && max_iter > 0 && method != Method::build_only)
+        return single_medoid<T>(source, initial[0], weights, pool);
     switch (method) {
         case Method::fasterpam: return fasterpam<T>(source, initial, weights, max_iter, pool);
         case Method::fastpam1: return fastpam1<T>(source, initial, weights, max_iter, pool);

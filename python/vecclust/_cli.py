@@ -1,0 +1,364 @@
+"""The `vecclust` command line: `vecclust demo` and `vecclust cluster`.
+
+Run `vecclust --help`, or `python -m vecclust --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+PROG = "vecclust"
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as `vecclust: error: <message>`, exit status 2."""
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One row of a demo table.
+
+    `make(k, seed, n_threads)` returns an unfitted estimator; after `fit(X)` it must have
+    `labels_` and `inertia_` (the total deviation). New algorithms (CLARA, CLARANS, PPP, ...)
+    add rows by appending DemoRun entries to a section's list.
+    """
+
+    method: str
+    init: str
+    make: Callable[[int, "int | None", "int | None"], object]
+
+
+def kmedoids_run(method: str, init: str) -> DemoRun:
+    def make(k, seed, n_threads):
+        from . import KMedoids
+
+        return KMedoids(k, method=method, init=init, random_state=seed, n_threads=n_threads)
+
+    return DemoRun(method, init, make)
+
+
+# k-medoids on the digits data (k = 10, one cluster per digit, ideally).
+DIGITS_RUNS: list[DemoRun] = [
+    kmedoids_run("fasterpam", "random"),
+    kmedoids_run("fasterpam", "k-medoids++"),
+    kmedoids_run("fasterpam", "build"),
+    kmedoids_run("fastpam1", "build"),
+    kmedoids_run("pam", "build"),
+    kmedoids_run("alternate", "k-medoids++"),
+]
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], file=None) -> None:
+    file = file or sys.stdout
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    print(line(headers), file=file)
+    print("  ".join("-" * w for w in widths), file=file)
+    for row in rows:
+        print(line(row), file=file)
+
+
+def run_table(runs: Sequence[DemoRun], X, y, k: int, args) -> None:
+    """Fits every run on X and prints method, init, k, loss, ARI against y and the fit time."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rows = []
+    for run in runs:
+        estimator = run.make(k, args.seed, args.n_threads)
+        start = time.perf_counter()
+        estimator.fit(X)
+        elapsed = time.perf_counter() - start
+        rows.append([run.method, run.init, str(k), f"{estimator.inertia_:.1f}",
+                     f"{adjusted_rand_score(y, estimator.labels_):.3f}", f"{elapsed:.3f}"])
+    print_table(["method", "init", "k", "loss", "ARI", "time [s]"], rows,
+                right=[False, False, True, True, True, True])
+
+
+def demo_digits(args) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = digits.data, digits.target
+    k = len(np.unique(y))
+    print(f"scikit-learn digits: {X.shape[0]} samples x {X.shape[1]} features ({X.dtype}), {k} classes, "
+          f"euclidean distance")
+    print("loss = total deviation; ARI = adjusted Rand index against the digit labels")
+    run_table(DIGITS_RUNS, X, y, k, args)
+
+
+@dataclass(frozen=True)
+class DemoSection:
+    title: str
+    run: Callable[[argparse.Namespace], None]
+
+
+# Sections of `vecclust demo`, in order; later algorithms and the index demo add theirs here.
+DEMO_SECTIONS: list[DemoSection] = [
+    DemoSection("k-medoids", demo_digits),
+]
+
+
+def cmd_demo(args) -> int:
+    from ._validation import effective_n_threads
+
+    n_threads = effective_n_threads(args.n_threads)  # validates --n-threads before any work
+    print(f"vecclust {_version()} demo (seed {args.seed}, {n_threads} thread{'s' if n_threads != 1 else ''})")
+    for section in DEMO_SECTIONS:
+        print()
+        print(f"== {section.title} ==")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            section.run(args)
+        report_warnings(caught)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# cluster
+# --------------------------------------------------------------------------------------------
+
+TEXT_SUFFIXES = (".csv", ".txt")
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    """A 2-d float array from .npy (float32 stays float32) or comma-separated text."""
+    if not path.exists():
+        raise CLIError(f"{path}: no such file")
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise CLIError(f"{path}: cannot read as .npy: {exc}") from None
+        if not isinstance(data, np.ndarray):
+            raise CLIError(f"{path}: expected a single array")
+    elif suffix in TEXT_SUFFIXES:
+        data = load_text(path)
+    else:
+        raise CLIError(f"{path}: unsupported file type {path.suffix!r}; use .npy or .csv")
+
+    if data.dtype.kind in "biu":
+        data = data.astype(np.float64)
+    elif data.dtype.kind == "f":
+        # float16 and float32 of either byte order become native float32, wider floats float64
+        native = np.float32 if data.dtype.itemsize <= 4 else np.float64
+        if data.dtype != native:
+            data = data.astype(native)
+    else:
+        raise CLIError(f"{path}: expected a numeric array, got dtype {data.dtype}")
+    if data.ndim != 2:
+        raise CLIError(f"{path}: expected a 2-d array (samples x features), got shape {data.shape}")
+    if data.size == 0:
+        raise CLIError(f"{path}: the array is empty (shape {data.shape})")
+    return data
+
+
+def load_text(path: Path) -> np.ndarray:
+    """Comma-separated numbers; a first line that does not parse as numbers is a header."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"{path}: cannot read: {exc}") from None
+    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
+    if first is None:
+        raise CLIError(f"{path}: contains no data")
+    skip = 0
+    try:
+        [float(field) for field in lines[first].split(",")]
+    except ValueError:
+        skip = first + 1  # a header line
+    body = lines[skip:]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data" is reported below
+            data = np.loadtxt(body, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise CLIError(f"{path}: cannot parse as comma-separated numbers: {exc}") from None
+    if data.size == 0:
+        raise CLIError(f"{path}: contains no data" + (" after the header line" if skip else ""))
+    return data
+
+
+def parse_init(text: str):
+    """An init name, or comma-separated initial medoid indices ("0,17,42")."""
+    from ._validation import INITS
+
+    if text in INITS:
+        return text
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither one of {', '.join(INITS)} nor comma-separated medoid indices") from None
+
+
+def save_labels(labels: np.ndarray, out: Path) -> None:
+    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        if out.suffix.lower() in TEXT_SUFFIXES:
+            np.savetxt(out, labels, fmt="%d")
+        else:
+            with open(out, "wb") as handle:  # exactly this name (np.save would append .npy)
+                np.save(handle, labels)
+    except OSError as exc:
+        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def cmd_cluster(args) -> int:
+    from . import KMedoids
+
+    metric = args.metric
+    if args.precomputed:
+        if metric not in (None, "precomputed"):
+            raise CLIError(f"--precomputed conflicts with --metric {metric}")
+        metric = "precomputed"
+    metric = metric or "euclidean"
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a directory")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out {out}: directory {out.parent} does not exist")
+
+    path = Path(args.file)
+    X = load_matrix(path)
+    if metric == "precomputed":
+        if X.shape[0] != X.shape[1]:
+            raise CLIError(f"{path}: with a precomputed metric the file must hold a square dissimilarity "
+                           f"matrix, got shape {X.shape}")
+    else:
+        bad = ~np.isfinite(X)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            count = int(bad.sum())
+            raise CLIError(f"{path}: contains NaN or infinity ({count} entr{'ies' if count > 1 else 'y'}; first at "
+                           f"row {row}, column {col})")
+
+    model = KMedoids(args.k, metric=metric, method=args.method, init=args.init, max_iter=args.max_iter,
+                     n_init=args.n_init, random_state=args.seed, n_threads=args.n_threads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        model.fit(X)
+        elapsed = time.perf_counter() - start
+    report_warnings(caught)
+    save_labels(model.labels_, out)
+
+    n = X.shape[0]
+    what = "dissimilarity matrix" if metric == "precomputed" else f"{X.shape[1]} features, {metric}"
+    print(f"n={n} k={args.k} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
+          f"time={elapsed:.3f}s ({args.method}, init {args.init if isinstance(args.init, str) else 'given'}, "
+          f"{what}, {X.dtype}) -> {out}")
+    print("medoids:", " ".join(str(int(m)) for m in model.medoid_indices_))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# parser and entry point
+# --------------------------------------------------------------------------------------------
+
+def _version() -> str:
+    try:
+        from . import __version__
+
+        return __version__
+    except ImportError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._kmedoids import METHODS
+    from ._validation import INITS, METRICS
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Fast exact k-medoids clustering.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="cluster scikit-learn's digits data with every method and print a table",
+                          description="Cluster scikit-learn's bundled digits data (1797 x 64) with k=10 using each "
+                                      "method and print loss, adjusted Rand index and time.")
+    demo.add_argument("--n-threads", type=int, default=None, metavar="N",
+                      help="threads to use (default: all CPUs; results do not depend on it)")
+    demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    demo.set_defaults(handler=cmd_demo)
+
+    cluster = sub.add_parser(
+        "cluster", help="k-medoids clustering of the rows of a .npy or .csv file",
+        description="k-medoids clustering of the rows of FILE (.npy, or comma-separated .csv with an optional "
+                    "header line). Saves the labels (int64) to --out and prints a summary and the medoid indices.")
+    cluster.add_argument("file", metavar="FILE", help="samples x features (.npy or .csv), or a square "
+                                                      "dissimilarity matrix with --precomputed")
+    cluster.add_argument("-k", "--n-clusters", dest="k", type=int, required=True, metavar="K",
+                         help="number of clusters")
+    cluster.add_argument("--method", choices=METHODS, default="fasterpam", help="default: fasterpam")
+    cluster.add_argument("--metric", choices=(*METRICS, "precomputed"), default=None,
+                         help="default: euclidean (precomputed: FILE is a dissimilarity matrix)")
+    cluster.add_argument("--precomputed", action="store_true", help="same as --metric precomputed")
+    cluster.add_argument("--init", type=parse_init, default="random", metavar="INIT",
+                         help=f"one of {', '.join(INITS)}, or comma-separated initial medoid indices "
+                              "(default: random)")
+    cluster.add_argument("--n-init", type=int, default=1, metavar="N",
+                         help="restarts with random initialisations; the lowest loss is kept (default: 1)")
+    cluster.add_argument("--max-iter", type=int, default=300, metavar="N", help="default: 300")
+    cluster.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    cluster.add_argument("--n-threads", type=int, default=None, metavar="N",
+                         help="threads to use (default: all CPUs; results do not depend on it)")
+    cluster.add_argument("--out", required=True, metavar="LABELS",
+                         help="where to save the labels: .npy (int64), or text if it ends in .csv")
+    cluster.set_defaults(handler=cmd_cluster)
+    return parser
+
+
+def report_warnings(caught) -> None:
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "n_threads", None) == 0:
+        parser.exit(2, f"{PROG}: error: --n-threads 0 is not allowed; omit it to use all CPUs, or give a "
+                       "positive count (-1: all, -2: all but one, ...)\n")
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except (CLIError, ValueError, TypeError) as exc:
+        message = str(exc).strip() or type(exc).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{PROG}: error: out of memory (for large n, a precomputed matrix takes n*n values)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `vecclust demo | head -3`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the final flush at exit does not fail
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())
