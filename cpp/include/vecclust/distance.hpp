@@ -257,6 +257,11 @@ void full_matrix(const FeatureSource<T>& source, T* out, ThreadPool& pool) {
     pool.run((n + kTile - 1) / kTile, [&](index_t ti, int) {
         const index_t i0 = ti * kTile, i1 = std::min(n, i0 + kTile);
         for (index_t j0 = 0; j0 < i1; j0 += kTile) {
+            // The source rows of the next tile are short strided segments that the hardware
+            // prefetcher does not see coming; ask for them one tile ahead.
+            for (index_t j = j0 + kTile; j < std::min(i1, j0 + 2 * kTile); ++j)
+                for (index_t c = 0; c < kTile; c += 64 / static_cast<index_t>(sizeof(T)))
+                    __builtin_prefetch(out + static_cast<size_t>(j) * n + i0 + c);
             for (index_t i = i0; i < i1; i += kWidth) {
                 for (index_t j = j0; j < std::min(i1, j0 + kTile); j += kWidth) {
                     if (j + kWidth <= i && i + kWidth <= n_blocked) {
@@ -269,6 +274,7 @@ void full_matrix(const FeatureSource<T>& source, T* out, ThreadPool& pool) {
                 }
             }
         }
+        simd::store_fence();
     });
 }
 

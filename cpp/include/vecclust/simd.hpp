@@ -4,7 +4,7 @@
 
 #include <cmath>    // std::fabs
 #include <cstddef>  // size_t
-#include <cstdint>  // std::uint32_t
+#include <cstdint>  // std::uint32_t, std::uintptr_t
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -106,15 +106,25 @@ inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, dou
 }
 
 // Copies the W x W block at (row, col) of a row-major n x n matrix, transposed, to (col, row).
+// The destination is written with streaming stores when aligned: it is not read again soon,
+// and bypassing the cache saves reading each destination line first. Call store_fence() after.
 inline void copy_transposed_block(float* d, size_t n, size_t row, size_t col) {
 #ifdef VECCLUST_SSE2
     __m128 r0 = _mm_loadu_ps(d + row * n + col), r1 = _mm_loadu_ps(d + (row + 1) * n + col);
     __m128 r2 = _mm_loadu_ps(d + (row + 2) * n + col), r3 = _mm_loadu_ps(d + (row + 3) * n + col);
     _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-    _mm_storeu_ps(d + col * n + row, r0);
-    _mm_storeu_ps(d + (col + 1) * n + row, r1);
-    _mm_storeu_ps(d + (col + 2) * n + row, r2);
-    _mm_storeu_ps(d + (col + 3) * n + row, r3);
+    float* dst = d + col * n + row;
+    if ((reinterpret_cast<std::uintptr_t>(dst) | (n * sizeof(float))) % 16 == 0) {
+        _mm_stream_ps(dst, r0);
+        _mm_stream_ps(dst + n, r1);
+        _mm_stream_ps(dst + 2 * n, r2);
+        _mm_stream_ps(dst + 3 * n, r3);
+        return;
+    }
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + n, r1);
+    _mm_storeu_ps(dst + 2 * n, r2);
+    _mm_storeu_ps(dst + 3 * n, r3);
 #else
     for (size_t a = 0; a < 4; ++a)
         for (size_t b = 0; b < 4; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
@@ -124,11 +134,24 @@ inline void copy_transposed_block(float* d, size_t n, size_t row, size_t col) {
 inline void copy_transposed_block(double* d, size_t n, size_t row, size_t col) {
 #ifdef VECCLUST_SSE2
     const __m128d r0 = _mm_loadu_pd(d + row * n + col), r1 = _mm_loadu_pd(d + (row + 1) * n + col);
-    _mm_storeu_pd(d + col * n + row, _mm_unpacklo_pd(r0, r1));
-    _mm_storeu_pd(d + (col + 1) * n + row, _mm_unpackhi_pd(r0, r1));
+    double* dst = d + col * n + row;
+    if ((reinterpret_cast<std::uintptr_t>(dst) | (n * sizeof(double))) % 16 == 0) {
+        _mm_stream_pd(dst, _mm_unpacklo_pd(r0, r1));
+        _mm_stream_pd(dst + n, _mm_unpackhi_pd(r0, r1));
+        return;
+    }
+    _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(dst + n, _mm_unpackhi_pd(r0, r1));
 #else
     for (size_t a = 0; a < 2; ++a)
         for (size_t b = 0; b < 2; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
+#endif
+}
+
+// Orders streaming stores before whatever the thread does next.
+inline void store_fence() {
+#ifdef VECCLUST_SSE2
+    _mm_sfence();
 #endif
 }
 
