@@ -162,18 +162,16 @@ class FeatureSource {
         if (metric_ == Metric::cosine) normalise(out);
     }
 
-    // Rows j0 .. j0 + count - 1 of the distance matrix, restricted to columns >= the row's own
-    // index when `upper_only` (the caller mirrors the rest). out has row stride n.
-    void matrix_rows(index_t j0, index_t count, bool upper_only, T* out) const {
+    // Distances between the points of block `row_block` (as queries) and of block
+    // `column_block`: out[a * kBlock + b] = d(row_block * kBlock + a, column_block * kBlock + b).
+    void block_pair(index_t row_block, index_t column_block, T* out) const {
         switch (metric_) {
-            case Metric::euclidean: return tile_rows<metric_ops::Euclidean<T>>(j0, count, upper_only, out);
-            case Metric::sqeuclidean: return tile_rows<metric_ops::SquaredDiff<T>>(j0, count, upper_only, out);
-            case Metric::manhattan: return tile_rows<metric_ops::AbsDiff<T>>(j0, count, upper_only, out);
-            case Metric::cosine: return tile_rows<metric_ops::Dot<T>>(j0, count, upper_only, out);
+            case Metric::euclidean: return block_pair_op<metric_ops::Euclidean<T>>(row_block, column_block, out);
+            case Metric::sqeuclidean: return block_pair_op<metric_ops::SquaredDiff<T>>(row_block, column_block, out);
+            case Metric::manhattan: return block_pair_op<metric_ops::AbsDiff<T>>(row_block, column_block, out);
+            case Metric::cosine: return block_pair_op<metric_ops::Dot<T>>(row_block, column_block, out);
         }
     }
-
-    static constexpr int kTileQueries = 8;
 
   private:
     template <class Op>
@@ -194,19 +192,14 @@ class FeatureSource {
     }
 
     template <class Op>
-    void tile_rows(index_t j0, index_t count, bool upper_only, T* out) const {
-        const T* queries[kTileQueries];
-        for (int q = 0; q < kTileQueries; ++q) queries[q] = point(j0 + std::min<index_t>(q, count - 1));
-        T block_out[kTileQueries * kBlock];
-        const index_t first = upper_only ? j0 - j0 % kBlock : 0;
-        for (index_t begin = first; begin < n_; begin += kBlock) {
-            metric_ops::block_distances<T, Op, kTileQueries>(blocked_.data() + static_cast<size_t>(begin * d_), d_, queries, block_out);
-            const index_t end = std::min(n_, begin + kBlock);
-            for (index_t q = 0; q < count; ++q) {
-                const index_t j = j0 + q, from = upper_only ? std::max(begin, j) : begin;
-                T* row = out + static_cast<size_t>(j) * n_;
-                for (index_t o = from; o < end; ++o) row[o] = block_out[q * kBlock + (o - begin)];
-            }
+    void block_pair_op(index_t row_block, index_t column_block, T* out) const {
+        constexpr int kQueries = 8;
+        const T* points = blocked_.data() + static_cast<size_t>(column_block * kBlock * d_);
+        const index_t first = row_block * kBlock, last = std::min(n_, first + kBlock) - 1;
+        for (index_t a = 0; a < kBlock; a += kQueries) {
+            const T* queries[kQueries];
+            for (int q = 0; q < kQueries; ++q) queries[q] = point(std::min(first + a + q, last));
+            metric_ops::block_distances<T, Op, kQueries>(points, d_, queries, out + a * kBlock);
         }
     }
 
@@ -241,36 +234,37 @@ void pairwise_to_source(const FeatureSource<T>& source, const T* queries, index_
     });
 }
 
-// The full n x n matrix of a feature source, exactly symmetric with a zero diagonal: the upper
-// triangle in tiles of query rows, then mirrored block by block.
+// The full n x n matrix of a feature source, exactly symmetric with a zero diagonal. Each
+// 64 x 64 block pair on or above the diagonal is computed once into a local tile and written
+// twice, as itself and transposed, with streaming stores: every entry is written once and
+// never read back.
 template <class T>
 void full_matrix(const FeatureSource<T>& source, T* out, ThreadPool& pool) {
-    const index_t n = source.size(), rows = FeatureSource<T>::kTileQueries;
-    pool.run((n + rows - 1) / rows, [&](index_t tile, int) {
-        const index_t j0 = tile * rows;
-        source.matrix_rows(j0, std::min(rows, n - j0), true, out);
-        for (index_t j = j0; j < std::min(n, j0 + rows); ++j) out[static_cast<size_t>(j) * n + j] = T(0);
-    });
-    constexpr index_t kTile = 64;
+    constexpr index_t kBlock = FeatureSource<T>::kBlock;
     constexpr auto kWidth = static_cast<index_t>(simd::mirrored_block_width<T>());
-    const index_t n_blocked = n - n % kWidth;
-    pool.run((n + kTile - 1) / kTile, [&](index_t ti, int) {
-        const index_t i0 = ti * kTile, i1 = std::min(n, i0 + kTile);
-        for (index_t j0 = 0; j0 < i1; j0 += kTile) {
-            // The source rows of the next tile are short strided segments that the hardware
-            // prefetcher does not see coming; ask for them one tile ahead.
-            for (index_t j = j0 + kTile; j < std::min(i1, j0 + 2 * kTile); ++j)
-                for (index_t c = 0; c < kTile; c += 64 / static_cast<index_t>(sizeof(T)))
-                    __builtin_prefetch(out + static_cast<size_t>(j) * n + i0 + c);
-            for (index_t i = i0; i < i1; i += kWidth) {
-                for (index_t j = j0; j < std::min(i1, j0 + kTile); j += kWidth) {
-                    if (j + kWidth <= i && i + kWidth <= n_blocked) {
-                        simd::copy_transposed_block(out, static_cast<size_t>(n), static_cast<size_t>(j), static_cast<size_t>(i));
+    const index_t n = source.size(), n_blocks = (n + kBlock - 1) / kBlock;
+    pool.run(n_blocks, [&](index_t row_block, int) {
+        std::vector<T> tile(static_cast<size_t>(kBlock * kBlock));
+        const index_t i0 = row_block * kBlock, rows = std::min(kBlock, n - i0);
+        for (index_t column_block = row_block; column_block < n_blocks; ++column_block) {
+            source.block_pair(row_block, column_block, tile.data());
+            const index_t j0 = column_block * kBlock, columns = std::min(kBlock, n - j0);
+            if (column_block == row_block)
+                for (index_t a = 0; a < rows; ++a) tile[static_cast<size_t>(a * kBlock + a)] = T(0);
+            for (index_t a = 0; a < rows; ++a)
+                simd::stream_copy(tile.data() + a * kBlock, out + static_cast<size_t>(i0 + a) * n + j0, columns);
+            if (column_block == row_block) continue;  // a diagonal block is symmetric already
+            for (index_t b = 0; b < columns; b += kWidth) {
+                for (index_t a = 0; a < rows; a += kWidth) {
+                    if (a + kWidth <= rows && b + kWidth <= columns) {
+                        simd::copy_transposed_block_to(tile.data(), static_cast<size_t>(kBlock), static_cast<size_t>(a),
+                                                       static_cast<size_t>(b), out + static_cast<size_t>(j0 + b) * n + i0 + a,
+                                                       static_cast<size_t>(n));
                         continue;
                     }
-                    for (index_t a = i; a < std::min(i + kWidth, n); ++a)  // blocks on the diagonal or the ragged edge
-                        for (index_t b = j; b < std::min(j + kWidth, a); ++b)
-                            out[static_cast<size_t>(a) * n + b] = out[static_cast<size_t>(b) * n + a];
+                    for (index_t bb = b; bb < std::min(b + kWidth, columns); ++bb)
+                        for (index_t aa = a; aa < std::min(a + kWidth, rows); ++aa)
+                            out[static_cast<size_t>(j0 + bb) * n + i0 + aa] = tile[static_cast<size_t>(aa * kBlock + bb)];
                 }
             }
         }

@@ -71,7 +71,7 @@ KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initi
                 continue;
             }
             const index_t j = next + hit;
-            loss = state.swap(gains[static_cast<size_t>(hit)].slot, j, source.row(j, swap_row.data()));
+            state.swap(gains[static_cast<size_t>(hit)].slot, j, source.row(j, swap_row.data()));
             state.removal_loss(removal);
             ++result.n_swap;
             last_swap = j;
@@ -80,7 +80,9 @@ KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initi
             block = n_threads;
         }
         // A pass without swaps is convergence; a pass whose swaps did not lower the re-summed
-        // loss means the predicted gains were rounding noise, so stop as well.
+        // loss means the predicted gains were rounding noise, so stop as well. (The loss is
+        // re-summed once per pass: only its value at the end of a pass is ever used.)
+        if (result.n_swap > swaps_before) loss = state.loss();
         if (result.n_swap == swaps_before || loss >= loss_before) {
             result.converged = true;
             break;

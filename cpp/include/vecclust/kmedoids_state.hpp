@@ -124,12 +124,11 @@ class MedoidAssignment {
         return {delta[static_cast<size_t>(best)] + acc.shared, best};
     }
 
-    // Replaces medoid `slot` by point j, whose distances are row_j; returns the new loss
-    // (re-summed exactly, not updated by the predicted delta).
-    double swap(index_t slot, index_t j, const T* row_j) {
+    // Replaces medoid `slot` by point j, whose distances are row_j. The loss is then re-summed
+    // exactly with loss(), not updated by the predicted delta.
+    void swap(index_t slot, index_t j, const T* row_j) {
         medoids_[static_cast<size_t>(slot)] = j;
         const auto b = static_cast<std::int32_t>(slot);
-        double loss = 0.0;
         for (index_t o = 0; o < n_; ++o) {
             const T d = weighted(o, row_j[o]);
             table_[static_cast<size_t>(o) * k_ + slot] = d;  // the table column of the new medoid
@@ -153,9 +152,7 @@ class MedoidAssignment {
             } else if (seco_i[o] == b) {
                 second_excluding(o, near_i[o], b, d);
             }
-            loss += static_cast<double>(near_d[o]);
         }
-        return loss;
     }
 
     std::vector<index_t> labels() const { return std::vector<index_t>(near_i.begin(), near_i.end()); }

@@ -62,7 +62,8 @@ KMedoidsResult best_swap_descent(const Source& source, const std::vector<index_t
             result.converged = true;
             break;
         }
-        const double new_loss = state.swap(best.slot, best.candidate, source.row(best.candidate, swap_row.data()));
+        state.swap(best.slot, best.candidate, source.row(best.candidate, swap_row.data()));
+        const double new_loss = state.loss();
         ++result.n_swap;
         const bool improved = new_loss < loss;
         loss = new_loss;

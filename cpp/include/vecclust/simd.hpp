@@ -105,47 +105,62 @@ inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, dou
 #endif
 }
 
-// Copies the W x W block at (row, col) of a row-major n x n matrix, transposed, to (col, row).
-// The destination is written with streaming stores when aligned: it is not read again soon,
-// and bypassing the cache saves reading each destination line first. Call store_fence() after.
-inline void copy_transposed_block(float* d, size_t n, size_t row, size_t col) {
+// Writes the W x W block at (row, col) of `src` (row stride src_stride), transposed, to `dst`
+// (row stride dst_stride), with streaming stores when aligned. Call store_fence() after.
+inline void copy_transposed_block_to(const float* src, size_t src_stride, size_t row, size_t col, float* dst, size_t dst_stride) {
 #ifdef VECCLUST_SSE2
-    __m128 r0 = _mm_loadu_ps(d + row * n + col), r1 = _mm_loadu_ps(d + (row + 1) * n + col);
-    __m128 r2 = _mm_loadu_ps(d + (row + 2) * n + col), r3 = _mm_loadu_ps(d + (row + 3) * n + col);
+    const float* s = src + row * src_stride + col;
+    __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + src_stride);
+    __m128 r2 = _mm_loadu_ps(s + 2 * src_stride), r3 = _mm_loadu_ps(s + 3 * src_stride);
     _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-    float* dst = d + col * n + row;
-    if ((reinterpret_cast<std::uintptr_t>(dst) | (n * sizeof(float))) % 16 == 0) {
+    if ((reinterpret_cast<std::uintptr_t>(dst) | (dst_stride * sizeof(float))) % 16 == 0) {
         _mm_stream_ps(dst, r0);
-        _mm_stream_ps(dst + n, r1);
-        _mm_stream_ps(dst + 2 * n, r2);
-        _mm_stream_ps(dst + 3 * n, r3);
+        _mm_stream_ps(dst + dst_stride, r1);
+        _mm_stream_ps(dst + 2 * dst_stride, r2);
+        _mm_stream_ps(dst + 3 * dst_stride, r3);
         return;
     }
     _mm_storeu_ps(dst, r0);
-    _mm_storeu_ps(dst + n, r1);
-    _mm_storeu_ps(dst + 2 * n, r2);
-    _mm_storeu_ps(dst + 3 * n, r3);
+    _mm_storeu_ps(dst + dst_stride, r1);
+    _mm_storeu_ps(dst + 2 * dst_stride, r2);
+    _mm_storeu_ps(dst + 3 * dst_stride, r3);
 #else
     for (size_t a = 0; a < 4; ++a)
-        for (size_t b = 0; b < 4; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
+        for (size_t b = 0; b < 4; ++b) dst[b * dst_stride + a] = src[(row + a) * src_stride + col + b];
 #endif
 }
 
-inline void copy_transposed_block(double* d, size_t n, size_t row, size_t col) {
+inline void copy_transposed_block_to(const double* src, size_t src_stride, size_t row, size_t col, double* dst, size_t dst_stride) {
 #ifdef VECCLUST_SSE2
-    const __m128d r0 = _mm_loadu_pd(d + row * n + col), r1 = _mm_loadu_pd(d + (row + 1) * n + col);
-    double* dst = d + col * n + row;
-    if ((reinterpret_cast<std::uintptr_t>(dst) | (n * sizeof(double))) % 16 == 0) {
+    const double* s = src + row * src_stride + col;
+    const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + src_stride);
+    if ((reinterpret_cast<std::uintptr_t>(dst) | (dst_stride * sizeof(double))) % 16 == 0) {
         _mm_stream_pd(dst, _mm_unpacklo_pd(r0, r1));
-        _mm_stream_pd(dst + n, _mm_unpackhi_pd(r0, r1));
+        _mm_stream_pd(dst + dst_stride, _mm_unpackhi_pd(r0, r1));
         return;
     }
     _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
-    _mm_storeu_pd(dst + n, _mm_unpackhi_pd(r0, r1));
+    _mm_storeu_pd(dst + dst_stride, _mm_unpackhi_pd(r0, r1));
 #else
     for (size_t a = 0; a < 2; ++a)
-        for (size_t b = 0; b < 2; ++b) d[(col + b) * n + row + a] = d[(row + a) * n + col + b];
+        for (size_t b = 0; b < 2; ++b) dst[b * dst_stride + a] = src[(row + a) * src_stride + col + b];
 #endif
+}
+
+// Copies `count` values with streaming stores where the destination is aligned.
+template <class T>
+inline void stream_copy(const T* src, T* dst, long count) {
+    long i = 0;
+#ifdef VECCLUST_SSE2
+    if (reinterpret_cast<std::uintptr_t>(dst) % 16 == 0) {
+        if constexpr (sizeof(T) == 4) {
+            for (; i + 4 <= count; i += 4) _mm_stream_ps(reinterpret_cast<float*>(dst + i), _mm_loadu_ps(reinterpret_cast<const float*>(src + i)));
+        } else {
+            for (; i + 2 <= count; i += 2) _mm_stream_pd(reinterpret_cast<double*>(dst + i), _mm_loadu_pd(reinterpret_cast<const double*>(src + i)));
+        }
+    }
+#endif
+    for (; i < count; ++i) dst[i] = src[i];
 }
 
 // Orders streaming stores before whatever the thread does next.
