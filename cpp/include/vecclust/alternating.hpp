@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>  // std::count
+#include <utility>  // std::move
 #include <vector>     // std::vector
 
 #include "vecclust/kmedoids_init.hpp"
@@ -54,10 +55,7 @@ KMedoidsResult alternating(const Source& source, const std::vector<index_t>& ini
         result.n_swap += static_cast<int>(std::count(moved.begin(), moved.end(), 1));
         loss = state.reset(source, medoids, row);
     }
-    result.loss = loss;
-    result.medoids = state.medoids();
-    result.labels = state.labels();
-    return result;
+    return state.finish(std::move(result), loss);
 }
 
 }  // namespace vecclust

@@ -328,19 +328,11 @@ MatrixCheck check_dissimilarity_matrix(const T* data, index_t n, ThreadPool& poo
             for (index_t i = i0; i < std::min(i1, n_blocked); i += kWidth)
                 for (index_t j = j0; j < std::min(j1, n_blocked); j += kWidth)
                     ok &= simd::mirrored_block_ok(data, static_cast<size_t>(n), static_cast<size_t>(i), static_cast<size_t>(j), rtol, largest, result.nonzero);
-            if (ok && (i1 > n_blocked || j1 > n_blocked)) {  // ragged edge of the matrix
+            if (ok && (i1 > n_blocked || j1 > n_blocked)) {  // the ragged edge, entry by entry
                 for (index_t i = i0; i < i1; ++i)
-                    for (index_t j = std::max(j0, n_blocked); j < j1; ++j) {
-                        const T x = data[static_cast<size_t>(i) * n + j], y = data[static_cast<size_t>(j) * n + i];
-                        ok &= x >= T(0) && x <= largest && y >= T(0) && y <= largest && !(std::abs(x - y) > rtol * std::max(x, y));
-                        result.nonzero |= x != T(0) || y != T(0);
-                    }
-                for (index_t i = std::max(i0, n_blocked); i < i1; ++i)
-                    for (index_t j = j0; j < j1; ++j) {
-                        const T x = data[static_cast<size_t>(i) * n + j], y = data[static_cast<size_t>(j) * n + i];
-                        ok &= x >= T(0) && x <= largest && y >= T(0) && y <= largest && !(std::abs(x - y) > rtol * std::max(x, y));
-                        result.nonzero |= x != T(0) || y != T(0);
-                    }
+                    for (index_t j = (i < n_blocked ? std::max(j0, n_blocked) : j0); j < j1; ++j)
+                        ok &= simd::mirrored_pair_ok(data[static_cast<size_t>(i) * n + j], data[static_cast<size_t>(j) * n + i],
+                                                     rtol, largest, result.nonzero);
             }
             if (!ok) result.problem = detail::describe_matrix_problem(data, n, i0, i1, j0, j1, rtol);
         }

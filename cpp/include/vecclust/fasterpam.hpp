@@ -12,6 +12,7 @@
 
 #include <algorithm>  // std::min
 #include <limits>     // std::numeric_limits
+#include <utility>  // std::move
 #include <vector>     // std::vector
 
 #include "vecclust/kmedoids_init.hpp"
@@ -88,10 +89,7 @@ KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initi
             break;
         }
     }
-    result.loss = loss;
-    result.medoids = state.medoids();
-    result.labels = state.labels();
-    return result;
+    return state.finish(std::move(result), loss);
 }
 
 }  // namespace vecclust

@@ -157,6 +157,14 @@ class MedoidAssignment {
 
     std::vector<index_t> labels() const { return std::vector<index_t>(near_i.begin(), near_i.end()); }
 
+    // Completes a result with the final loss, medoids and labels.
+    KMedoidsResult finish(KMedoidsResult result, double loss) const {
+        result.loss = loss;
+        result.medoids = medoids_;
+        result.labels = labels();
+        return result;
+    }
+
     // Weighted distance of point o to medoid slot i.
     T table(index_t o, index_t i) const { return table_row(o)[i]; }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <limits>  // std::numeric_limits
+#include <utility>  // std::move
 #include <vector>  // std::vector
 
 #include "vecclust/kmedoids_init.hpp"
@@ -72,10 +73,7 @@ KMedoidsResult best_swap_descent(const Source& source, const std::vector<index_t
             break;
         }
     }
-    result.loss = loss;
-    result.medoids = state.medoids();
-    result.labels = state.labels();
-    return result;
+    return state.finish(std::move(result), loss);
 }
 
 }  // namespace detail

@@ -42,6 +42,21 @@ inline std::uint32_t less_mask16(const double* a, const double* b) {
 #endif
 }
 
+// One entry x and its mirror y: finite, >= 0, and equal within rtol * max(x, y).
+template <class T>
+inline bool mirrored_pair_ok(T x, T y, T rtol, T largest, bool& nonzero) {
+    nonzero |= x != T(0) || y != T(0);
+    return x >= T(0) && x <= largest && y >= T(0) && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
+}
+
+template <class T, size_t kWidth>
+inline bool mirrored_block_ok_scalar(const T* d, size_t n, size_t i, size_t j, T rtol, T largest, bool& nonzero) {
+    bool ok = true;
+    for (size_t r = 0; r < kWidth; ++r)
+        for (size_t c = 0; c < kWidth; ++c) ok &= mirrored_pair_ok(d[(i + r) * n + j + c], d[(j + c) * n + i + r], rtol, largest, nonzero);
+    return ok;
+}
+
 // Checks the W x W block at (i, j) of a row-major n x n matrix against the mirrored block at
 // (j, i): every entry finite, >= 0, and equal to its mirror within rtol * max(a, b). Returns
 // false when any entry fails; `nonzero` is set when any entry of the block is not zero.
@@ -64,14 +79,7 @@ inline bool mirrored_block_ok(const float* d, size_t n, size_t i, size_t j, floa
     nonzero |= _mm_movemask_ps(any) != 0;
     return _mm_movemask_ps(ok) == 0xF;
 #else
-    bool ok = true;
-    for (size_t r = 0; r < 4; ++r)
-        for (size_t c = 0; c < 4; ++c) {
-            const float x = d[(i + r) * n + j + c], y = d[(j + c) * n + i + r];
-            ok &= x >= 0 && x <= largest && y >= 0 && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
-            nonzero |= x != 0;
-        }
-    return ok;
+    return mirrored_block_ok_scalar<float, 4>(d, n, i, j, rtol, largest, nonzero);
 #endif
 }
 
@@ -94,14 +102,7 @@ inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, dou
     nonzero |= _mm_movemask_pd(any) != 0;
     return _mm_movemask_pd(ok) == 0x3;
 #else
-    bool ok = true;
-    for (size_t r = 0; r < 2; ++r)
-        for (size_t c = 0; c < 2; ++c) {
-            const double x = d[(i + r) * n + j + c], y = d[(j + c) * n + i + r];
-            ok &= x >= 0 && x <= largest && y >= 0 && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
-            nonzero |= x != 0;
-        }
-    return ok;
+    return mirrored_block_ok_scalar<double, 2>(d, n, i, j, rtol, largest, nonzero);
 #endif
 }
 
