@@ -12,17 +12,6 @@ using namespace vecclust;
 
 namespace {
 
-py::dict to_dict(const KMedoidsResult& r) {
-    py::dict out;
-    out["loss"] = r.loss;
-    out["medoids"] = py::array_t<index_t>(static_cast<py::ssize_t>(r.medoids.size()), r.medoids.data());
-    out["labels"] = py::array_t<index_t>(static_cast<py::ssize_t>(r.labels.size()), r.labels.data());
-    out["n_iter"] = r.n_iter;
-    out["n_swap"] = r.n_swap;
-    out["converged"] = r.converged;
-    return out;
-}
-
 KMedoidsOptions make_options(const std::string& method, const std::string& init, index_t k,
                              const py::object& initial_medoids, int max_iter, int n_init, std::uint64_t seed) {
     KMedoidsOptions options;
@@ -87,7 +76,7 @@ py::dict kmedoids_matrix(const py::array& diss, const std::string& method, const
         throw py::value_error("the dissimilarity matrix must be square, got shape (" + std::to_string(diss.shape(0)) + ", " +
                               std::to_string(diss.shape(1)) + ")");
     auto options = make_options(method, init, k, initial_medoids, max_iter, n_init, seed);
-    return to_dict(float_dtype(diss, "the dissimilarity matrix") == Dtype::f32
+    return result_dict(float_dtype(diss, "the dissimilarity matrix") == Dtype::f32
                        ? fit_on_matrix<float>(diss, sample_weight, options, n_threads)
                        : fit_on_matrix<double>(diss, sample_weight, options, n_threads));
 }
@@ -97,7 +86,7 @@ py::dict kmedoids_features(const py::array& x, const std::string& metric, bool s
                            int n_init, std::uint64_t seed, const py::object& sample_weight, int n_threads) {
     require_c_contiguous(x, "X", 2);
     auto options = make_options(method, init, k, initial_medoids, max_iter, n_init, seed);
-    return to_dict(float_dtype(x, "X") == Dtype::f32
+    return result_dict(float_dtype(x, "X") == Dtype::f32
                        ? fit_on_features<float>(x, metric, store_matrix, sample_weight, options, n_threads)
                        : fit_on_features<double>(x, metric, store_matrix, sample_weight, options, n_threads));
 }

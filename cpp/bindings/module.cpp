@@ -3,10 +3,12 @@
 
 namespace vecclust_bindings {
 void bind_kmedoids(pybind11::module_& m);
+void bind_clara(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "vecclust's compiled core (private; use the vecclust package).";
     m.attr("__version__") = VECCLUST_VERSION;
     vecclust_bindings::bind_kmedoids(m);
+    vecclust_bindings::bind_clara(m);
 }

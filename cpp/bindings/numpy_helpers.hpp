@@ -5,22 +5,35 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "vecclust/common.hpp"
+#include "vecclust/kmedoids_state.hpp"
 
 namespace vecclust_bindings {
 
 namespace py = pybind11;
 using vecclust::index_t;
 
-// The hook the core calls (on the calling thread, GIL released) to notice Ctrl-C.
-inline vecclust::Control make_control(int n_threads) {
-    return vecclust::Control(n_threads, [] {
-        py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) throw vecclust::Interrupted();
-    });
+// The hooks the core calls (on the calling thread, GIL released): Ctrl-C, and progress
+// messages printed to sys.stdout when verbose.
+inline vecclust::Control make_control(int n_threads, bool verbose = false) {
+    std::function<void(const std::string&)> progress;
+    if (verbose)
+        progress = [](const std::string& message) {
+            py::gil_scoped_acquire gil;
+            py::print(message, py::arg("flush") = true);
+        };
+    return vecclust::Control(
+        n_threads,
+        [] {
+            py::gil_scoped_acquire gil;
+            if (PyErr_CheckSignals() != 0) throw vecclust::Interrupted();
+        },
+        std::move(progress));
 }
 
 // Runs `work` without the GIL; an interruption becomes the pending KeyboardInterrupt.
@@ -73,6 +86,21 @@ const T* weights_of(const py::object& weights, index_t n) {
     if (!py::isinstance<py::array_t<T>>(array)) throw py::type_error("sample_weight must have the dtype of the data");
     if (array.shape(0) != n) throw py::value_error("sample_weight must have one entry per sample");
     return data_of<T>(array);
+}
+
+inline py::array_t<index_t> index_array(const std::vector<index_t>& values) {
+    return py::array_t<index_t>(static_cast<py::ssize_t>(values.size()), values.data());
+}
+
+inline py::dict result_dict(const vecclust::KMedoidsResult& r) {
+    py::dict out;
+    out["loss"] = r.loss;
+    out["medoids"] = index_array(r.medoids);
+    out["labels"] = index_array(r.labels);
+    out["n_iter"] = r.n_iter;
+    out["n_swap"] = r.n_swap;
+    out["converged"] = r.converged;
+    return out;
 }
 
 template <class T>

@@ -22,15 +22,23 @@ inline void require(bool condition, const std::string& message) {
     if (!condition) throw std::invalid_argument(message);
 }
 
-// Run-time controls every long computation receives: the thread count and a hook that is
-// called from the calling thread at most every `poll_interval` to let the user interrupt.
+// Run-time controls every long computation receives: the thread count, a hook that is called
+// from the calling thread at most every 50 ms to let the user interrupt, and an optional sink
+// for progress messages (verbose mode).
 class Control {
   public:
-    explicit Control(int n_threads = 1, std::function<void()> interrupt_hook = {})
-        : n_threads_(n_threads < 1 ? 1 : n_threads), hook_(std::move(interrupt_hook)),
+    explicit Control(int n_threads = 1, std::function<void()> interrupt_hook = {},
+                     std::function<void(const std::string&)> progress = {})
+        : n_threads_(n_threads < 1 ? 1 : n_threads), hook_(std::move(interrupt_hook)), progress_(std::move(progress)),
           last_poll_(std::chrono::steady_clock::now()) {}
 
     int n_threads() const { return n_threads_; }
+    bool verbose() const { return static_cast<bool>(progress_); }
+
+    // Call from the calling thread only.
+    void report(const std::string& message) {
+        if (progress_) progress_(message);
+    }
 
     // Cheap enough to call once per candidate: it reads the clock and only runs the hook
     // (which takes the GIL in the binding) every 50 ms.
@@ -45,6 +53,7 @@ class Control {
   private:
     int n_threads_;
     std::function<void()> hook_;
+    std::function<void(const std::string&)> progress_;
     std::chrono::steady_clock::time_point last_poll_;
 };
 

@@ -191,15 +191,15 @@ class MedoidAssignment {
         // With d < ds: if d < dn, j becomes o's nearest (shared gain d - dn, and removing o's
         // medoid costs dn - ds instead of 0); otherwise j only replaces o's second (d - ds).
         // Written without a branch on d < dn; adding an exact 0 changes nothing.
+        // For d < ds: if also d < dn, j becomes o's nearest (shared gain d - dn; losing o's medoid
+        // then costs dn - ds), otherwise j replaces o's second (d - ds). Written without a
+        // branch on d < dn, which is unpredictable when many points are far from two medoids;
+        // adding an exact 0 to `shared` changes nothing.
         void add(T d, index_t o) {
             if (!(d < seco_d[o])) return;
             const T dn = near_d[o], ds = seco_d[o];
-            if (d < dn) {
-                shared += static_cast<double>(d) - static_cast<double>(dn);
-                delta[near_i[o]] += static_cast<double>(dn) - static_cast<double>(ds);
-            } else {
-                delta[near_i[o]] += static_cast<double>(d) - static_cast<double>(ds);
-            }
+            shared += std::min(static_cast<double>(d) - static_cast<double>(dn), 0.0);
+            delta[near_i[o]] += static_cast<double>(std::max(d, dn)) - static_cast<double>(ds);
         }
         void add_block(const T* d, index_t o) {
             for (std::uint32_t mask = simd::less_mask16(d, seco_d + o); mask != 0; mask &= mask - 1) {

@@ -62,22 +62,36 @@ class Rng {
     std::uint64_t s_[4];
 };
 
-// `count` distinct indices from [0, n), in random order: a partial Fisher-Yates shuffle over a
-// virtual identity array, so memory is O(count) however large n is.
-inline std::vector<index_t> sample_without_replacement(index_t n, index_t count, Rng& rng) {
-    std::vector<index_t> out(static_cast<size_t>(count));
-    std::unordered_map<index_t, index_t> moved;
-    moved.reserve(static_cast<size_t>(count) * 2);
-    auto value_at = [&](index_t i) {
-        auto it = moved.find(i);
-        return it == moved.end() ? i : it->second;
-    };
-    for (index_t i = 0; i < count; ++i) {
-        const index_t j = i + rng.below(n - i);
-        const index_t vj = value_at(j);
-        moved[j] = value_at(i);
-        out[static_cast<size_t>(i)] = vj;
+// The successive elements of a random permutation of [0, n), drawn one at a time: a partial
+// Fisher-Yates shuffle over a virtual identity array, so memory is O(drawn) however large n is.
+class LazyShuffle {
+  public:
+    LazyShuffle(index_t n, Rng& rng) : n_(n), rng_(rng) {}
+
+    index_t next() {
+        const index_t j = drawn_ + rng_.below(n_ - drawn_);
+        const index_t value = value_at(j);
+        moved_[j] = value_at(drawn_);
+        ++drawn_;
+        return value;
     }
+
+  private:
+    index_t value_at(index_t i) const {
+        auto it = moved_.find(i);
+        return it == moved_.end() ? i : it->second;
+    }
+
+    index_t n_, drawn_ = 0;
+    Rng& rng_;
+    std::unordered_map<index_t, index_t> moved_;
+};
+
+// `count` distinct indices from [0, n), in random order.
+inline std::vector<index_t> sample_without_replacement(index_t n, index_t count, Rng& rng) {
+    LazyShuffle shuffle(n, rng);
+    std::vector<index_t> out(static_cast<size_t>(count));
+    for (auto& value : out) value = shuffle.next();
     return out;
 }
 
