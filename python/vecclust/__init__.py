@@ -1,10 +1,14 @@
 """vecclust: fast exact clustering with a C++17 core and scikit-learn estimators."""
 
 from ._core import __version__
+from ._clara import CLARA
+from ._clarans import CLARANS
 from ._kmedoids import KMedoids
 from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
 
 __all__ = [
+    "CLARA",
+    "CLARANS",
     "KMedoids",
     "KMedoidsResult",
     "__version__",
