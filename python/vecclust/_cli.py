@@ -50,6 +50,17 @@ def kmedoids_run(method: str, init: str) -> DemoRun:
     return DemoRun(method, init, make)
 
 
+def sampling_run(name: str) -> DemoRun:
+    """CLARA or CLARANS with their default settings."""
+    def make(k, seed, n_threads):
+        from . import CLARA, CLARANS
+
+        estimator = CLARA if name == "clara" else CLARANS
+        return estimator(k, random_state=seed, n_threads=n_threads)
+
+    return DemoRun(name, "random", make)
+
+
 # k-medoids on the digits data (k = 10, one cluster per digit, ideally).
 DIGITS_RUNS: list[DemoRun] = [
     kmedoids_run("fasterpam", "random"),
@@ -58,6 +69,8 @@ DIGITS_RUNS: list[DemoRun] = [
     kmedoids_run("fastpam1", "build"),
     kmedoids_run("pam", "build"),
     kmedoids_run("alternate", "k-medoids++"),
+    sampling_run("clara"),
+    sampling_run("clarans"),
 ]
 
 
@@ -224,7 +237,7 @@ def save_labels(labels: np.ndarray, out: Path) -> None:
 
 
 def cmd_cluster(args) -> int:
-    from . import KMedoids
+    from . import CLARA, CLARANS, KMedoids
 
     metric = args.metric
     if args.precomputed:
@@ -253,8 +266,17 @@ def cmd_cluster(args) -> int:
             raise CLIError(f"{path}: contains NaN or infinity ({count} entr{'ies' if count > 1 else 'y'}; first at "
                            f"row {row}, column {col})")
 
-    model = KMedoids(args.k, metric=metric, method=args.method, init=args.init, max_iter=args.max_iter,
-                     n_init=args.n_init, random_state=args.seed, n_threads=args.n_threads)
+    common = dict(metric=metric, random_state=args.seed, n_threads=args.n_threads)
+    if args.method in ("clara", "clarans") and not isinstance(args.init, str):
+        raise CLIError(f"--init with medoid indices is not available for {args.method}")
+    if args.method == "clara":
+        model = CLARA(args.k, n_sampling=args.n_sampling, n_sampling_iter=args.n_sampling_iter, init=args.init,
+                      max_iter=args.max_iter, verbose=args.verbose, **common)
+    elif args.method == "clarans":
+        model = CLARANS(args.k, n_local=args.n_local, max_neighbor=args.max_neighbor, verbose=args.verbose, **common)
+    else:
+        model = KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter, n_init=args.n_init,
+                         **common)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -289,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     from ._kmedoids import METHODS
     from ._validation import INITS, METRICS
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Fast exact k-medoids clustering.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Fast exact k-medoids clustering, and CLARA and "
+                                                            "CLARANS for data too large for a distance matrix.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -309,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "dissimilarity matrix with --precomputed")
     cluster.add_argument("-k", "--n-clusters", dest="k", type=int, required=True, metavar="K",
                          help="number of clusters")
-    cluster.add_argument("--method", choices=METHODS, default="fasterpam", help="default: fasterpam")
+    cluster.add_argument("--method", choices=(*METHODS, "clara", "clarans"), default="fasterpam",
+                         help="default: fasterpam; clara and clarans never store an n x n matrix")
     cluster.add_argument("--metric", choices=(*METRICS, "precomputed"), default=None,
                          help="default: euclidean (precomputed: FILE is a dissimilarity matrix)")
     cluster.add_argument("--precomputed", action="store_true", help="same as --metric precomputed")
@@ -322,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
     cluster.add_argument("--n-threads", type=int, default=None, metavar="N",
                          help="threads to use (default: all CPUs; results do not depend on it)")
+    cluster.add_argument("--n-sampling", type=int, default=None, metavar="N",
+                         help="clara: sample size (default: 80 + 4k)")
+    cluster.add_argument("--n-sampling-iter", type=int, default=5, metavar="N", help="clara: samples (default: 5)")
+    cluster.add_argument("--n-local", type=int, default=2, metavar="N", help="clarans: local searches (default: 2)")
+    cluster.add_argument("--max-neighbor", type=float, default=0.025, metavar="X",
+                         help="clarans: tries without improvement that end a search; a fraction of n - k below 1, "
+                              "else a count (default: 0.025)")
+    cluster.add_argument("--verbose", action="store_true", help="clara, clarans: report progress")
     cluster.add_argument("--out", required=True, metavar="LABELS",
                          help="where to save the labels: .npy (int64), or text if it ends in .csv")
     cluster.set_defaults(handler=cmd_cluster)
