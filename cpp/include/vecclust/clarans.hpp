@@ -82,6 +82,8 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
             run = state.finish(std::move(run), loss);
         }
         result.local_losses.push_back(run.loss);
+        const std::string summary = std::to_string(run.n_swap) + " swaps in " + std::to_string(run.n_iter) +
+                                    " tries, loss " + std::to_string(run.loss);
         const bool improved = local == 0 || run.loss < result.best.loss;
         if (improved) {
             result.best = std::move(run);
@@ -90,7 +92,7 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
         }
         if (control.verbose())
             control.report("CLARANS search " + std::to_string(local + 1) + "/" + std::to_string(options.n_local) + ": " +
-                           std::to_string(result.local_losses.back()) + (improved ? " (best so far)" : ""));
+                           summary + (improved ? " (best so far)" : ""));
         control.poll();
     }
     return result;
