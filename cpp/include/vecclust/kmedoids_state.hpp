@@ -42,7 +42,6 @@ class MedoidAssignment {
 
     index_t n() const { return n_; }
     index_t k() const { return k_; }
-    const std::vector<index_t>& medoids() const { return medoids_; }
     bool is_medoid(index_t j) const { return medoids_[static_cast<size_t>(near_i[static_cast<size_t>(j)])] == j; }
 
     T weighted(index_t o, T d) const { return weights_ ? weights_[o] * d : d; }
@@ -164,9 +163,6 @@ class MedoidAssignment {
         result.labels = labels();
         return result;
     }
-
-    // Weighted distance of point o to medoid slot i.
-    T table(index_t o, index_t i) const { return table_row(o)[i]; }
 
     std::vector<std::int32_t> near_i;
     std::vector<T> near_d;
