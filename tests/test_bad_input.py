@@ -7,7 +7,7 @@ from sklearn.exceptions import NotFittedError
 
 import vecclust
 from strategies import euclidean_matrix
-from vecclust import KMedoids
+from vecclust import CLARA, CLARANS, KMedoids
 
 FUNCTIONS = [vecclust.fasterpam, vecclust.fastpam1, vecclust.pam, vecclust.alternating]
 
@@ -396,3 +396,256 @@ def test_precomputed_predict_with_the_wrong_number_of_columns(D):
 def test_predict_before_fit(method, X):
     with pytest.raises(NotFittedError):
         getattr(KMedoids(2), method)(X)
+
+
+# ================================================================ CLARA and CLARANS
+# The same checks for the sampling estimators, which share KMedoids' input validation but have
+# their own parameters and their own bindings to the core.
+
+SAMPLERS = [CLARA, CLARANS]
+
+
+def fit_sampler(cls, data, k=2, **params):
+    return cls(k, **params).fit(data)
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_sampler_non_finite_features(cls, bad, X):
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        fit_sampler(cls, X)
+    good = fit_sampler(cls, np.random.default_rng(1).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        good.predict(X)
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [5, 131])
+def test_sampler_non_finite_matrix(cls, bad, dtype, n):
+    diss = euclidean_matrix(np.random.default_rng(n).normal(size=(n, 2))).astype(dtype)
+    diss[n - 1, n // 2] = diss[n // 2, n - 1] = bad
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fit_sampler(cls, diss, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_sampler_empty_input_and_one_sample(cls):
+    with pytest.raises(ValueError):
+        fit_sampler(cls, np.empty((0, 3)), k=1)
+    with pytest.raises(ValueError):
+        fit_sampler(cls, np.empty((0, 0)), k=1, metric="precomputed")
+    with pytest.raises(ValueError, match="sample"):
+        fit_sampler(cls, np.ones((1, 3)), k=1)
+    with pytest.raises(ValueError, match="sample"):
+        fit_sampler(cls, np.zeros((1, 1)), k=1, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("k", [0, -1])
+def test_sampler_k_below_one(cls, k, X, D):
+    with pytest.raises(ValueError, match="n_clusters"):
+        fit_sampler(cls, X, k=k)
+    with pytest.raises(ValueError, match="n_clusters"):
+        fit_sampler(cls, D, k=k, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_sampler_k_above_n(cls, X, D):
+    with pytest.raises(ValueError, match="n_clusters=21"):
+        fit_sampler(cls, X, k=21)
+    with pytest.raises(ValueError, match="n_clusters=21"):
+        fit_sampler(cls, D, k=21, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("k", [2.0, "2", None, True])
+def test_sampler_k_of_the_wrong_type(cls, k, X):
+    with pytest.raises(TypeError, match="n_clusters"):
+        fit_sampler(cls, X, k=k)
+
+
+def test_clara_needs_more_points_than_clusters(X, D):
+    # a sample must be larger than k, and a sample cannot be larger than n
+    for data, metric in ((X, "euclidean"), (D, "precomputed")):
+        with pytest.raises(ValueError, match="n_clusters=20 < n_samples=20"):
+            CLARA(20, metric=metric).fit(data)
+        with pytest.raises(ValueError, match="n_clusters=2 < n_samples=2"):
+            CLARA(2, metric=metric).fit(data[:2, :2] if metric == "precomputed" else data[:2])
+    assert CLARA(19).fit(X).medoid_indices_.size == 19
+
+
+@pytest.mark.parametrize("n_sampling", [2, 1, 0, -5])
+def test_clara_sample_not_larger_than_k(n_sampling, X):
+    with pytest.raises(ValueError, match="n_sampling"):
+        CLARA(2, n_sampling=n_sampling).fit(X)
+
+
+@pytest.mark.parametrize("n_sampling", [10.0, 2.5, "10", True, [10]])
+def test_clara_sample_size_of_the_wrong_type(n_sampling, X):
+    with pytest.raises(TypeError, match="n_sampling"):
+        CLARA(2, n_sampling=n_sampling).fit(X)
+
+
+def test_clara_sample_size_types_that_work(X):
+    expected = CLARA(2, n_sampling=10, random_state=0).fit(X)
+    for n_sampling in (np.int64(10), np.int32(10)):
+        got = CLARA(2, n_sampling=n_sampling, random_state=0).fit(X)
+        np.testing.assert_array_equal(got.medoid_indices_, expected.medoid_indices_)
+    assert CLARA(2, n_sampling=10**30).fit(X).medoid_indices_.size == 2  # capped at n
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_sampling_iter=0), ValueError, "n_sampling_iter"),
+        (dict(n_sampling_iter=2.0), TypeError, "n_sampling_iter"),
+        (dict(max_iter=0), ValueError, "max_iter"),
+        (dict(max_iter=1.5), TypeError, "max_iter"),
+        (dict(method="fastpam2"), ValueError, "method="),
+        (dict(method="build"), ValueError, "method="),
+        (dict(method="FasterPAM"), ValueError, "method="),
+        (dict(init="heuristic"), ValueError, "init="),
+        (dict(init="BUILD"), ValueError, "init="),
+        (dict(init=[0, 1]), ValueError, "init="),  # CLARA draws its own samples: names only
+        (dict(init=None), ValueError, "init="),
+        (dict(keep_medoids="no"), TypeError, "keep_medoids"),
+        (dict(keep_medoids=None), TypeError, "keep_medoids"),
+    ],
+)
+def test_bad_clara_parameters(params, error, match, X):
+    with pytest.raises(error, match=match):
+        CLARA(2, **params).fit(X)
+
+
+def test_clara_keep_medoids_accepts_numpy_booleans(X):
+    a = CLARA(2, n_sampling=8, keep_medoids=np.bool_(False), random_state=0).fit(X)
+    b = CLARA(2, n_sampling=8, keep_medoids=False, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.sample_losses_, b.sample_losses_)
+
+
+@pytest.mark.parametrize("max_neighbor", [0, 0.0, -1, -0.5, np.nan])
+def test_clarans_max_neighbor_not_positive(max_neighbor, X):
+    with pytest.raises(ValueError, match="max_neighbor"):
+        CLARANS(2, max_neighbor=max_neighbor).fit(X)
+
+
+@pytest.mark.parametrize("max_neighbor", ["0.1", None, True, [5], 1j])
+def test_clarans_max_neighbor_not_a_number(max_neighbor, X):
+    with pytest.raises(TypeError, match="max_neighbor"):
+        CLARANS(2, max_neighbor=max_neighbor).fit(X)
+
+
+@pytest.mark.parametrize("max_neighbor", [np.inf, 10**30, 1e300])
+def test_clarans_huge_max_neighbor_is_capped_at_n(max_neighbor, X):
+    expected = CLARANS(2, max_neighbor=20, random_state=0).fit(X)
+    got = CLARANS(2, max_neighbor=max_neighbor, random_state=0).fit(X)
+    np.testing.assert_array_equal(got.medoid_indices_, expected.medoid_indices_)
+    assert got.n_iter_ == expected.n_iter_
+
+
+@pytest.mark.parametrize("n_local, error", [(0, ValueError), (-1, ValueError), (2.0, TypeError), ("2", TypeError),
+                                            (None, TypeError)])
+def test_clarans_bad_n_local(n_local, error, X):
+    with pytest.raises(error, match="n_local"):
+        CLARANS(2, n_local=n_local).fit(X)
+
+
+def test_clarans_as_many_clusters_as_points_is_allowed(X):
+    clarans = CLARANS(20, random_state=0).fit(X)
+    assert sorted(clarans.medoid_indices_) == list(range(20)) and clarans.inertia_ == 0
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("metric", ["minkowski", "Euclidean", "l2", "", None])
+def test_sampler_unknown_metric(cls, metric, X):
+    with pytest.raises(ValueError, match="metric="):
+        fit_sampler(cls, X, metric=metric)
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3)])
+def test_sampler_non_square_matrix(cls, shape):
+    with pytest.raises(ValueError, match="square"):
+        fit_sampler(cls, np.ones(shape), metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [5, 70, 131])
+def test_sampler_asymmetric_matrix(cls, dtype, n):
+    diss = euclidean_matrix(np.random.default_rng(n).normal(size=(n, 2))).astype(dtype)
+    diss[n - 1, n // 2] *= 1.5
+    with pytest.raises(ValueError, match="symmetric"):
+        fit_sampler(cls, diss, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [5, 70, 131])
+def test_sampler_negative_matrix(cls, dtype, n):
+    diss = euclidean_matrix(np.random.default_rng(n).normal(size=(n, 2))).astype(dtype)
+    diss[1, n - 1] = diss[n - 1, 1] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        fit_sampler(cls, diss, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("where", [0, -1])
+def test_sampler_non_zero_diagonal(cls, where):
+    diss = euclidean_matrix(np.random.default_rng(5).normal(size=(70, 2)))
+    diss[where, where] = 0.5
+    with pytest.raises(ValueError, match="diagonal"):
+        fit_sampler(cls, diss, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_sampler_identical_points_features(cls):
+    X = np.full((10, 3), 2.5)
+    with pytest.raises(ValueError, match="identical"):
+        fit_sampler(cls, X)
+    one = fit_sampler(cls, X, k=1)  # one cluster is fine
+    assert one.inertia_ == 0 and one.medoid_indices_.size == 1
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sampler_identical_points_matrix(cls, dtype):
+    diss = np.zeros((10, 10), dtype=dtype)
+    assert fit_sampler(cls, diss, k=1, metric="precomputed").inertia_ == 0  # one cluster is fine
+    with pytest.raises(ValueError, match="identical"):
+        fit_sampler(cls, diss, metric="precomputed")
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_sampler_bad_sample_weight(cls, X):
+    with pytest.raises(ValueError, match=r"shape \(20,\)"):
+        cls(2).fit(X, sample_weight=np.ones(19))
+    for bad, match in [(-1.0, "non-negative"), (np.nan, "NaN"), (np.inf, "infinity")]:
+        weights = np.ones(20)
+        weights[4] = bad
+        with pytest.raises(ValueError, match=match):
+            cls(2).fit(X, sample_weight=weights)
+    with pytest.raises(ValueError, match="all zero"):
+        cls(2).fit(X, sample_weight=np.zeros(20))
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+@pytest.mark.parametrize("n_threads, error", [(0, ValueError), (1.5, TypeError), ("2", TypeError)])
+def test_sampler_bad_n_threads(cls, n_threads, error, X):
+    with pytest.raises(error, match="n_threads"):
+        cls(2, n_threads=n_threads).fit(X)
+
+
+@pytest.mark.parametrize("cls", SAMPLERS)
+def test_sampler_predict_errors(cls, X, D):
+    for method in ("predict", "transform"):
+        with pytest.raises(NotFittedError):
+            getattr(cls(2), method)(X)
+    fitted = cls(2).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X[:, :2])
+    with pytest.raises(ValueError, match="features"):
+        cls(2, metric="precomputed").fit(D).predict(D[:, :10])

@@ -9,7 +9,7 @@ import pytest
 
 import vecclust
 from strategies import euclidean_matrix
-from vecclust import KMedoids
+from vecclust import CLARA, CLARANS, KMedoids
 
 METHODS = ["fasterpam", "fastpam1", "pam", "alternate"]
 INITS = ["random", "first", "build", "lab", "k-medoids++"]
@@ -200,3 +200,96 @@ def test_the_gil_is_released_during_a_fit(matrix):
     # holding the GIL would leave the loop at most a tick or two
     assert ticks >= 5, f"main thread ran only {ticks} times during a {duration:.2f}s fit"
     assert_identical_results(expected, result["res"])
+
+
+# ---------------------------------------------------------------- CLARA and CLARANS
+
+
+@pytest.fixture(scope="module")
+def points32(points):
+    return np.ascontiguousarray(points, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def matrix32(points32):
+    # bit-identical to the distances the features path computes
+    diss = vecclust._core.pairwise_distances(points32, points32, metric="euclidean", n_threads=1)
+    diss.setflags(write=False)
+    return diss
+
+
+def assert_identical_samplers(a, b):
+    assert_identical_fits(a, b)
+    for name in ("sample_losses_", "best_sample_", "local_losses_", "best_local_", "swap_losses_"):
+        if hasattr(a, name):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def sampler_data(source, points32, matrix32):
+    return (matrix32, "precomputed") if source == "precomputed" else (points32, "euclidean")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("init", ["random", "build", "k-medoids++"])
+@pytest.mark.parametrize("source", ["features", "precomputed"])
+def test_clara_same_seed_same_result_for_any_thread_count(source, init, method, points32, matrix32):
+    data, metric = sampler_data(source, points32, matrix32)
+    weights = np.random.default_rng(1).integers(0, 3, size=len(data)).astype(np.float32)
+
+    def fit(n_threads):
+        return CLARA(8, metric=metric, method=method, init=init, n_sampling=150, n_sampling_iter=3, random_state=4,
+                     n_threads=n_threads).fit(data, sample_weight=weights)
+
+    one, two, again = fit(1), fit(2), fit(2)
+    assert_identical_samplers(one, two)
+    assert_identical_samplers(two, again)
+
+
+@pytest.mark.parametrize("max_neighbor", [0.02, 10**9])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("source", ["features", "precomputed"])
+def test_clarans_same_seed_same_result_for_any_thread_count(source, weighted, max_neighbor, points32, matrix32):
+    # many swaps early, long swap-free stretches late: the speculative blocks of every size
+    data, metric = sampler_data(source, points32, matrix32)
+    weights = np.random.default_rng(2).integers(0, 3, size=len(data)).astype(np.float32) if weighted else None
+
+    def fit(n_threads):
+        return CLARANS(12, metric=metric, n_local=2, max_neighbor=max_neighbor, random_state=6,
+                       n_threads=n_threads).fit(data, sample_weight=weights)
+
+    one, two, again = fit(1), fit(2), fit(2)
+    assert_identical_samplers(one, two)
+    assert_identical_samplers(two, again)
+    assert one.n_swaps_ > 10
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "manhattan"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_samplers_features_equal_precomputed(metric, dtype, points):
+    X = np.ascontiguousarray(points[:600], dtype=dtype)
+    diss = vecclust._core.pairwise_distances(X, X, metric=metric, n_threads=1)
+    weights = np.random.default_rng(3).uniform(0.5, 2, size=600).astype(dtype)
+    for make in (lambda m: CLARA(6, metric=m, n_sampling=80, random_state=2),
+                 lambda m: CLARANS(6, metric=m, max_neighbor=0.1, random_state=2)):
+        features = make(metric).fit(X, sample_weight=weights)
+        precomputed = make("precomputed").fit(diss, sample_weight=weights)
+        assert_identical_samplers(features, precomputed)
+
+
+@pytest.mark.parametrize("cls", [CLARA, CLARANS])
+def test_samplers_different_seeds_can_give_different_results(cls, points32):
+    fits = [cls(12, random_state=seed).fit(points32) for seed in range(4)]
+    assert len({fit.inertia_ for fit in fits}) > 1
+    assert len({tuple(sorted(fit.medoid_indices_)) for fit in fits}) > 1
+
+
+@pytest.mark.parametrize("cls", [CLARA, CLARANS])
+def test_samplers_random_state_objects(cls, points32):
+    def fit(random_state):
+        return cls(8, random_state=random_state, n_threads=2).fit(points32)
+
+    assert_identical_samplers(fit(np.random.RandomState(9)), fit(np.random.RandomState(9)))
+    assert_identical_samplers(fit(np.random.default_rng(9)), fit(np.random.default_rng(9)))
+    estimator = cls(8, random_state=4)
+    first = estimator.fit(points32).inertia_
+    assert estimator.fit(points32).inertia_ == first  # refitting an int seed repeats itself

@@ -13,9 +13,11 @@ namespace {
 
 
 template <class T>
-void validate_matrix(const T* data, index_t n, Control& control) {
+void validate_matrix(const T* data, index_t n, index_t k, Control& control) {
     ThreadPool pool(control);
-    check_dissimilarity_matrix(data, n, pool);
+    if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
+        throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
+                                    " distinct clusters cannot be formed");
 }
 
 void require_square(const py::array& diss) {
@@ -49,7 +51,7 @@ ClaraResult clara_typed(const py::array& data, bool precomputed, const std::stri
     return without_gil([&] {
         Control control = make_control(n_threads, verbose);
         if (!precomputed) return clara<T>(ClaraFeatures<T>(x, n, d, m), w, options, control);
-        validate_matrix(x, n, control);
+        validate_matrix(x, n, options.k, control);
         return clara<T>(ClaraMatrix<T>(MatrixSource<T>(x, n)), w, options, control);
     });
 }
@@ -65,7 +67,7 @@ ClaransResult clarans_typed(const py::array& data, bool precomputed, const std::
     return without_gil([&] {
         Control control = make_control(n_threads, verbose);
         if (!precomputed) return fastclarans<T>(FeatureSource<T>(x, n, d, m), w, options, control);
-        validate_matrix(x, n, control);
+        validate_matrix(x, n, options.k, control);
         return fastclarans<T>(MatrixSource<T>(x, n), w, options, control);
     });
 }

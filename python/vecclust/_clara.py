@@ -90,7 +90,12 @@ class CLARA(MedoidClusterer):
         check_choice(self.init, "init", INITS)
         check_int(self.max_iter, "max_iter", 1)
         check_int(self.n_sampling_iter, "n_sampling_iter", 1)
+        if not isinstance(self.keep_medoids, (bool, np.bool_)):
+            raise TypeError(f"keep_medoids must be True or False, got {self.keep_medoids!r}")
         sample_size = min(self._sample_size(n_clusters), X.shape[0])
+        if n_clusters >= X.shape[0]:
+            raise ValueError(f"CLARA needs n_clusters={n_clusters} < n_samples={X.shape[0]}: a sample must have more "
+                             "points than medoids")
         result = _core.clara(X, precomputed=precomputed, metric="euclidean" if precomputed else self.metric,
                              k=n_clusters, sample_size=sample_size, n_samples=self.n_sampling_iter,
                              method=self.method, init=self.init, keep_medoids=bool(self.keep_medoids),

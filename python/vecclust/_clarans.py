@@ -76,7 +76,7 @@ class CLARANS(MedoidClusterer):
             raise ValueError(f"max_neighbor={value} must be > 0")
         if value < 1:
             return max(1, math.ceil(value * (n_samples - n_clusters)))
-        return int(value)
+        return int(min(value, n_samples))  # the core caps at n anyway; this also handles inf and huge ints
 
     def _fit_core(self, X, precomputed, n_clusters, weights):
         check_int(self.n_local, "n_local", 1)

@@ -53,8 +53,8 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         weights = check_weights(sample_weight, n, X.dtype)
         result = self._fit_core(X, precomputed, n_clusters, weights)
         if not result["converged"]:
-            warnings.warn(f"{type(self).__name__} reached max_iter before converging; increase max_iter.",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn(f"{type(self).__name__} stopped at max_iter={getattr(self, 'max_iter', None)} before "
+                          "converging; increase max_iter.", ConvergenceWarning, stacklevel=2)
         self.medoid_indices_ = result["medoids"]
         self.labels_ = result["labels"]
         self.inertia_ = float(result["loss"])

@@ -48,8 +48,10 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
         KMedoidsResult run;
         std::vector<double> losses;
         if (k == 1) {  // one medoid: the exact answer is one scan away
-            run = single_medoid<T>(source, initial[0], weights, pool);
-            losses = {run.loss};
+            double start_loss = 0.0;
+            run = single_medoid<T>(source, initial[0], weights, pool, &start_loss);
+            losses = {start_loss};
+            if (run.n_swap > 0) losses.push_back(run.loss);
         } else {
             std::vector<index_t> order(static_cast<size_t>(n));
             for (index_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;

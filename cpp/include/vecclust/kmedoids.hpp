@@ -34,8 +34,10 @@ struct KMedoidsOptions {
 };
 
 // The single best medoid (k = 1) is found exactly by scanning every point's total deviation.
+// `start_loss`, if given, receives the loss of the starting medoid.
 template <class T, class Source>
-KMedoidsResult single_medoid(const Source& source, index_t start, const T* weights, ThreadPool& pool) {
+KMedoidsResult single_medoid(const Source& source, index_t start, const T* weights, ThreadPool& pool,
+                             double* start_loss = nullptr) {
     const index_t n = source.size();
     RowScratch<T> scratch(pool.size(), n);
     std::vector<double> cost(static_cast<size_t>(n));
@@ -45,6 +47,7 @@ KMedoidsResult single_medoid(const Source& source, index_t start, const T* weigh
         for (index_t o = 0; o < n; ++o) total += static_cast<double>(detail::weight_of(weights, o) * row[o]);
         cost[static_cast<size_t>(j)] = total;
     });
+    if (start_loss) *start_loss = cost[static_cast<size_t>(start)];
     index_t best = start;
     for (index_t j = 0; j < n; ++j)
         if (cost[static_cast<size_t>(j)] < cost[static_cast<size_t>(best)]) best = j;
