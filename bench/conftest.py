@@ -22,14 +22,30 @@ class BenchData:
 
     def blobs(self, n: int) -> np.ndarray:
         """n x 32 float32 gaussian blobs around 50 centres (fixed seed)."""
-        if n not in self._blobs:
+        return self.features(n, N_FEATURES, N_CENTERS)
+
+    def features(self, n: int, n_features: int, centers: int, dtype=np.float32) -> np.ndarray:
+        """sklearn make_blobs(n, n_features, centers, random_state=0) as a read-only C array."""
+        key = ("make_blobs", n, n_features, centers, np.dtype(dtype).str)
+        if key not in self._blobs:
             from sklearn.datasets import make_blobs
 
-            X, _ = make_blobs(n_samples=n, n_features=N_FEATURES, centers=N_CENTERS, random_state=0)
-            X = np.ascontiguousarray(X, dtype=np.float32)
+            X, _ = make_blobs(n_samples=n, n_features=n_features, centers=centers, random_state=0)
+            X = np.ascontiguousarray(X, dtype=dtype)
             X.setflags(write=False)
-            self._blobs[n] = X
-        return self._blobs[n]
+            self._blobs[key] = X
+        return self._blobs[key]
+
+    def scale_points(self, n: int, n_features: int, centers: int) -> np.ndarray:
+        """The CLARA scale benchmark's float32 blobs (bench/clara_scale.make_points, seed 0)."""
+        key = ("scale", n, n_features, centers)
+        if key not in self._blobs:
+            from clara_scale import make_points
+
+            X = make_points(n, n_features, centers)
+            X.setflags(write=False)
+            self._blobs[key] = X
+        return self._blobs[key]
 
     def distance_matrix(self, n: int) -> np.ndarray:
         """The float32 euclidean distance matrix of blobs(n), computed once (never timed)."""

@@ -6,6 +6,11 @@ For every (n, k, threads) the ratio median time of kmedoids / median time of vec
 vecclust is faster), the medians themselves and both losses; then the same for the end-to-end
 pipeline (sklearn pairwise_distances + kmedoids.fasterpam vs vecclust.KMedoids.fit). The ratios
 are what to quote: the absolute times depend on the (shared, noisy) machine.
+
+Then, from test_bench_clara.py: CLARA / CLARANS against full FasterPAM (median-time ratio
+FasterPAM / method at the same thread setting, loss gap in %, and whether the target bars are
+met), the CLARA scale run (time and peak extra memory / data size) and vecclust.CLARANS vs
+pyclustering's CLARANS (time ratio pyclustering / vecclust and both losses).
 """
 
 from __future__ import annotations
@@ -70,12 +75,132 @@ def table(rows, bench, title, km_label):
     return out + [""]
 
 
+CLARA_METHOD_ORDER = {"fasterpam": 0, "clara": 1, "clara_large": 2, "clarans": 3}
+
+
+def clara_entries(data, bench):
+    """(median, rounds, extra_info) of every benchmark of test_bench_clara.py of kind `bench`."""
+    return [(b["stats"]["median"], b["stats"]["rounds"], b.get("extra_info", {}))
+            for b in data.get("benchmarks", []) if b.get("extra_info", {}).get("bench") == bench]
+
+
+def yes_no(ok):
+    return "—" if ok is None else ("yes" if ok else "**no**")
+
+
+def clara_quality_table(data):
+    entries = clara_entries(data, "clara_quality")
+    if not entries:
+        return []
+    reference = {}  # (n, k, threads) -> the full FasterPAM row
+    for entry in entries:
+        info = entry[2]
+        if info["method"] == "fasterpam":
+            reference[(info["n"], info["k"], str(info["threads"]))] = entry
+    entries.sort(key=lambda e: (e[2]["n"], e[2]["k"], THREAD_ORDER.get(str(e[2]["threads"]), 9),
+                                CLARA_METHOD_ORDER.get(e[2]["method"], 9)))
+    first = entries[0][2]
+    out = [
+        f"### CLARA / CLARANS vs full FasterPAM (vecclust.KMedoids, distance matrix included), "
+        f"{first['n_features']}-d float32 blobs",
+        "",
+        "Ratio > 1: the method is faster than full FasterPAM at the same thread setting. Loss gap: "
+        "(inertia - FasterPAM's) / FasterPAM's. Bars (reported, not enforced): loss within "
+        "3% (CLARA) or 2% (CLARANS) and >= 10x faster.",
+        "",
+        "| n | k | threads | method | median s (rounds) | ratio FasterPAM / method | inertia | loss gap "
+        "| loss bar met | speed bar met |",
+        "|---:|---:|:---:|:---|---:|---:|---:|---:|:---:|:---:|",
+    ]
+    for median, rounds, info in entries:
+        ref = reference.get((info["n"], info["k"], str(info["threads"])))
+        ratio = ref[0] / median if ref and median > 0 else None
+        ref_loss = ref[2]["loss"] if ref else info.get("loss_fasterpam")
+        gap = (info["loss"] - ref_loss) / ref_loss if ref_loss else info.get("loss_gap")
+        loss_bar, speed_bar = info.get("loss_gap_bar"), info.get("speedup_bar")
+        loss_ok = None if loss_bar is None or gap is None else gap <= loss_bar
+        speed_ok = None if speed_bar is None or ratio is None else ratio >= speed_bar
+        bar_text = "" if loss_bar is None else f" (≤ {loss_bar:.0%})"
+        speed_text = "" if speed_bar is None else f" (≥ {speed_bar:g}x)"
+        out.append(
+            f"| {info['n']} | {info['k']} | {info['threads']} | {info.get('label', info['method'])} "
+            f"| {median:.4f} ({rounds}) | {'—' if ratio is None else f'**{ratio:.2f}**'} | {info['loss']:.10g} "
+            f"| {'—' if gap is None else f'{gap:+.2%}'} | {yes_no(loss_ok)}{bar_text} | {yes_no(speed_ok)}{speed_text} |")
+    return out + [""]
+
+
+def clara_scale_table(data):
+    entries = clara_entries(data, "clara_scale")
+    if not entries:
+        return []
+    out = [
+        "### CLARA at scale (defaults, all threads; memory measured in a fresh subprocess)",
+        "",
+        "Peak extra memory: the fit's resident-set high-water mark minus the resident set before it "
+        "(imports and data in place). Bars: under 30 s, peak extra under 1x the data (total under 2x).",
+        "",
+        "| n | d | k | fit s (rounds) | < 30 s | subprocess fit s | data MB | peak extra MB | extra / data "
+        "| < 1x | inertia |",
+        "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|:---:|---:|",
+    ]
+    for median, rounds, info in sorted(entries, key=lambda e: (e[2]["n"], e[2]["k"])):
+        time_ok = median < info.get("time_bar_s", float("inf"))
+        ratio = info.get("peak_extra_over_data")
+        mem_ok = None if ratio is None else ratio < info.get("memory_bar_over_data", float("inf"))
+        out.append(
+            f"| {info['n']} | {info['n_features']} | {info['k']} | {median:.3f} ({rounds}) | {yes_no(time_ok)} "
+            f"| {info.get('subprocess_fit_seconds', float('nan')):.3f} | {info['data_bytes'] / 1e6:.1f} "
+            f"| {info.get('peak_extra_bytes', float('nan')) / 1e6:.1f} "
+            f"| {'—' if ratio is None else f'{ratio:.3f}'} | {yes_no(mem_ok)} | {info['loss']:.10g} |")
+    sources = {info.get("peak_extra_source") for _, _, info in entries} - {None}
+    return out + [""] + [f"Memory source: {source}." for source in sorted(sources)] + [""]
+
+
+def clarans_pyclustering_table(data):
+    entries = clara_entries(data, "clarans_pyclustering")
+    if not entries:
+        return []
+    groups = {}
+    for entry in entries:
+        info = entry[2]
+        key = (info["n"], info["k"], info["numlocal"], info["maxneighbor"])
+        groups.setdefault(key, {})[info["library"]] = entry
+    out = [
+        "### vecclust.CLARANS vs pyclustering's CLARANS (one thread)",
+        "",
+        "Both losses recomputed the same way: the sum of euclidean distances of every point to its nearest "
+        "medoid. pyclustering runs once, and only with BENCH_PYCLUSTERING=1. Bar: vecclust >= 100x faster at "
+        "equal or lower loss.",
+        "",
+        "| n | k | numlocal | maxneighbor | pyclustering s (rounds) | vecclust median s (rounds) "
+        "| ratio pyclustering / vecclust | loss pyclustering | loss vecclust | (pyclustering - vecclust) / vecclust | bar met |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for key in sorted(groups):
+        libs = groups[key]
+        pyc, vc = libs.get("pyclustering"), libs.get("vecclust")
+        ratio = pyc[0] / vc[0] if pyc and vc and vc[0] > 0 else None
+        loss_pyc = pyc[2]["loss"] if pyc else None
+        loss_vc = vc[2]["loss"] if vc else (pyc[2].get("loss_vecclust") if pyc else None)
+        diff = (loss_pyc - loss_vc) / loss_vc if loss_pyc is not None and loss_vc else None
+        bar = (pyc or vc)[2].get("speedup_bar", 100.0)
+        ok = None if ratio is None or diff is None else (ratio >= bar and diff >= 0)
+        out.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} "
+            f"| {fmt_time(pyc) if pyc else 'not run (BENCH_PYCLUSTERING=1)'} | {fmt_time(vc)} "
+            f"| {'—' if ratio is None else f'**{ratio:.0f}**'} | {'—' if loss_pyc is None else f'{loss_pyc:.10g}'} "
+            f"| {'—' if loss_vc is None else f'{loss_vc:.10g}'} | {'—' if diff is None else f'{diff:+.2%}'} "
+            f"| {yes_no(ok)} |")
+    return out + [""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="the file written by pytest --benchmark-json")
     args = parser.parse_args(argv)
     data, rows = load(args.json)
-    if not rows:
+    clara_lines = clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
+    if not rows and not clara_lines:
         print(f"no vecclust benchmark results in {args.json}", file=sys.stderr)
         return 1
     machine = data.get("machine_info", {})
@@ -84,12 +209,14 @@ def main(argv=None):
     print(f"Benchmarks of {data.get('datetime', '?')} on {cpu.get('brand_raw', '?')} "
           f"({cpu.get('count', '?')} CPUs), Python {machine.get('python_version', '?')}, "
           f"commit {str(commit.get('id', '?'))[:10]}{' (dirty)' if commit.get('dirty') else ''}.")
-    print("Ratio > 1: vecclust is faster. threads=all: kmedoids scans in a shuffled order, so its loss may differ.")
+    if rows:
+        print("Ratio > 1: vecclust is faster. threads=all: kmedoids scans in a shuffled order, so its loss may differ.")
     print()
     lines = table(rows, "fasterpam", "FasterPAM on a precomputed float32 distance matrix (same initial medoids)",
                   "kmedoids")
     lines += table(rows, "end_to_end", "End to end from float32 features (euclidean): "
                    "sklearn pairwise_distances + kmedoids.fasterpam vs vecclust.KMedoids.fit", "sklearn+kmedoids")
+    lines += clara_lines
     print("\n".join(lines).rstrip())
     return 0
 
