@@ -40,36 +40,39 @@ py::dict clarans_dict(const ClaransResult& r) {
     return out;
 }
 
-template <class T>
-ClaraResult clara_typed(const py::array& data, bool precomputed, const std::string& metric, const py::object& weights,
-                        const ClaraOptions& options, int n_threads, bool verbose) {
-    const index_t n = data.shape(0);
+// Runs fit(view, weights, control) without the GIL, on the feature view or, after validating it,
+// on the matrix view of the data; Features and Matrix are the view types the algorithm takes.
+template <class T, template <class> class Features, template <class> class Matrix, class Fit>
+auto fit_on(const py::array& data, bool precomputed, const std::string& metric, const py::object& weights, index_t k,
+            int n_threads, bool verbose, Fit&& fit) {
+    const index_t n = data.shape(0), d = data.shape(1);
     const T* x = data_of<T>(data);
     const T* w = weights_of<T>(weights, n);
     const Metric m = precomputed ? Metric::euclidean : parse_metric(metric);
-    const index_t d = data.shape(1);
     return without_gil([&] {
         Control control = make_control(n_threads, verbose);
-        if (!precomputed) return clara<T>(ClaraFeatures<T>(x, n, d, m), w, options, control);
-        validate_matrix(x, n, options.k, control);
-        return clara<T>(ClaraMatrix<T>(MatrixSource<T>(x, n)), w, options, control);
+        if (!precomputed) return fit(Features<T>(x, n, d, m), w, control);
+        validate_matrix(x, n, k, control);
+        return fit(Matrix<T>(x, n), w, control);
     });
+}
+
+template <class T>
+ClaraResult clara_typed(const py::array& data, bool precomputed, const std::string& metric, const py::object& weights,
+                        const ClaraOptions& options, int n_threads, bool verbose) {
+    return fit_on<T, ClaraFeatures, ClaraMatrix>(data, precomputed, metric, weights, options.k, n_threads, verbose,
+                                                 [&](const auto& view, const T* w, Control& control) {
+                                                     return clara<T>(view, w, options, control);
+                                                 });
 }
 
 template <class T>
 ClaransResult clarans_typed(const py::array& data, bool precomputed, const std::string& metric, const py::object& weights,
                             const ClaransOptions& options, int n_threads, bool verbose) {
-    const index_t n = data.shape(0);
-    const T* x = data_of<T>(data);
-    const T* w = weights_of<T>(weights, n);
-    const Metric m = precomputed ? Metric::euclidean : parse_metric(metric);
-    const index_t d = data.shape(1);
-    return without_gil([&] {
-        Control control = make_control(n_threads, verbose);
-        if (!precomputed) return fastclarans<T>(FeatureSource<T>(x, n, d, m), w, options, control);
-        validate_matrix(x, n, options.k, control);
-        return fastclarans<T>(MatrixSource<T>(x, n), w, options, control);
-    });
+    return fit_on<T, FeatureSource, MatrixSource>(data, precomputed, metric, weights, options.k, n_threads, verbose,
+                                                  [&](const auto& source, const T* w, Control& control) {
+                                                      return fastclarans<T>(source, w, options, control);
+                                                  });
 }
 
 py::dict clara_binding(const py::array& data, bool precomputed, const std::string& metric, index_t k, index_t sample_size,

@@ -59,7 +59,7 @@ class ClaraFeatures {
 template <class T>
 class ClaraMatrix {
   public:
-    explicit ClaraMatrix(const MatrixSource<T>& matrix) : matrix_(matrix) {}
+    ClaraMatrix(const T* data, index_t n) : matrix_(data, n) {}
     index_t size() const { return matrix_.size(); }
 
     void sample_matrix(const std::vector<index_t>& sample, T* out, ThreadPool&) const {
