@@ -55,16 +55,22 @@ def weights_for(data, n):
 # ---------------------------------------------------------------- properties on small data
 
 
-@given(data=st.data())
-def test_exhaustive_search_reaches_a_swap_local_optimum(data):
+def fit_drawn_search(data, max_neighbor_for):
+    """CLARANS on a drawn integer matrix, k, n_local, weights and seed; max_neighbor_for(n)
+    gives the strategy for max_neighbor."""
     diss = data.draw(integer_matrices(min_n=2, max_n=40))
     n = len(diss)
     k = data.draw(st.integers(1, min(n, 6)))
     n_local = data.draw(st.integers(1, 3))
     weights = weights_for(data, n)
-    max_neighbor = data.draw(st.sampled_from([n, EXHAUSTIVE]))
-    clarans = CLARANS(k, metric="precomputed", n_local=n_local, max_neighbor=max_neighbor,
+    clarans = CLARANS(k, metric="precomputed", n_local=n_local, max_neighbor=data.draw(max_neighbor_for(n)),
                       random_state=data.draw(st.integers(0, 2**31 - 1)), n_threads=1).fit(diss, sample_weight=weights)
+    return diss, n, k, n_local, weights, clarans
+
+
+@given(data=st.data())
+def test_exhaustive_search_reaches_a_swap_local_optimum(data):
+    diss, n, k, n_local, weights, clarans = fit_drawn_search(data, lambda n: st.sampled_from([n, EXHAUSTIVE]))
     medoids = clarans.medoid_indices_
     assert_valid_medoids(medoids, n, k)
     # integer distances and weights: every sum is exact, and so is the optimality check
@@ -78,14 +84,8 @@ def test_exhaustive_search_reaches_a_swap_local_optimum(data):
 
 @given(data=st.data())
 def test_short_searches_report_consistent_losses(data):
-    diss = data.draw(integer_matrices(min_n=2, max_n=40))
-    n = len(diss)
-    k = data.draw(st.integers(1, min(n, 6)))
-    n_local = data.draw(st.integers(1, 3))
-    weights = weights_for(data, n)
-    max_neighbor = data.draw(st.one_of(st.floats(0.01, 0.99), st.integers(1, n)))
-    clarans = CLARANS(k, metric="precomputed", n_local=n_local, max_neighbor=max_neighbor,
-                      random_state=data.draw(st.integers(0, 2**31 - 1)), n_threads=1).fit(diss, sample_weight=weights)
+    diss, n, k, n_local, weights, clarans = fit_drawn_search(
+        data, lambda n: st.one_of(st.floats(0.01, 0.99), st.integers(1, n)))
     medoids = clarans.medoid_indices_
     assert_valid_medoids(medoids, n, k)
     assert clarans.inertia_ == ref.total_deviation(diss, medoids, weights)

@@ -12,14 +12,6 @@ using namespace vecclust;
 namespace {
 
 
-template <class T>
-void validate_matrix(const T* data, index_t n, index_t k, Control& control) {
-    ThreadPool pool(control);
-    if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
-        throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
-                                    " distinct clusters cannot be formed");
-}
-
 void require_square(const py::array& diss) {
     require_c_contiguous(diss, "the dissimilarity matrix", 2);
     if (diss.shape(0) != diss.shape(1)) throw py::value_error("the dissimilarity matrix must be square");

@@ -37,13 +37,8 @@ KMedoidsResult fit_on_matrix(const py::array& diss, const py::object& weights, c
     const T* w = weights_of<T>(weights, n);
     return without_gil([&] {
         Control control = make_control(n_threads);
-        {
-            ThreadPool pool(control);
-            const index_t k = options.initial_medoids.empty() ? options.k : static_cast<index_t>(options.initial_medoids.size());
-            if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
-                throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
-                                            " distinct clusters cannot be formed");
-        }
+        validate_matrix(data, n, options.initial_medoids.empty() ? options.k : static_cast<index_t>(options.initial_medoids.size()),
+                        control);
         return fit_kmedoids<T>(MatrixSource<T>(data, n), w, options, control);
     });
 }
@@ -118,24 +113,6 @@ py::array pairwise_distances(const py::array& x, const py::array& y, const std::
     return dtype == Dtype::f32 ? pairwise_typed<float>(x, y, m, n_threads) : pairwise_typed<double>(x, y, m, n_threads);
 }
 
-template <class T>
-bool check_matrix_typed(const py::array& diss, int n_threads) {
-    const T* data = data_of<T>(diss);
-    const index_t n = diss.shape(0);
-    return without_gil([&] {
-        Control control = make_control(n_threads);
-        ThreadPool pool(control);
-        return check_dissimilarity_matrix(data, n, pool).all_zero;
-    });
-}
-
-bool check_dissimilarity(const py::array& diss, int n_threads) {
-    require_c_contiguous(diss, "the dissimilarity matrix", 2);
-    if (diss.shape(0) != diss.shape(1)) throw py::value_error("the dissimilarity matrix must be square");
-    return float_dtype(diss, "the dissimilarity matrix") == Dtype::f32 ? check_matrix_typed<float>(diss, n_threads)
-                                                                       : check_matrix_typed<double>(diss, n_threads);
-}
-
 }  // namespace
 
 void bind_kmedoids(py::module_& m) {
@@ -149,8 +126,6 @@ void bind_kmedoids(py::module_& m) {
           "k-medoids from feature vectors; distances computed in C++, stored as a matrix or computed on demand.");
     m.def("pairwise_distances", &pairwise_distances, py::arg("X"), py::arg("Y"), py::kw_only(), py::arg("metric"),
           py::arg("n_threads"), "Distances between the rows of X and the rows of Y.");
-    m.def("check_dissimilarity", &check_dissimilarity, py::arg("diss"), py::kw_only(), py::arg("n_threads"),
-          "Validates a dissimilarity matrix; returns True when it is all zeros.");
 }
 
 }  // namespace vecclust_bindings

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vecclust/common.hpp"
+#include "vecclust/distance.hpp"
 #include "vecclust/kmedoids_state.hpp"
 
 namespace vecclust_bindings {
@@ -86,6 +87,16 @@ const T* weights_of(const py::object& weights, index_t n) {
     if (!py::isinstance<py::array_t<T>>(array)) throw py::type_error("sample_weight must have the dtype of the data");
     if (array.shape(0) != n) throw py::value_error("sample_weight must have one entry per sample");
     return data_of<T>(array);
+}
+
+// Validates a precomputed matrix (see check_dissimilarity_matrix); an all-zero matrix cannot hold
+// k > 1 distinct clusters. Call without the GIL.
+template <class T>
+void validate_matrix(const T* data, index_t n, index_t k, vecclust::Control& control) {
+    vecclust::ThreadPool pool(control);
+    if (vecclust::check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
+        throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
+                                    " distinct clusters cannot be formed");
 }
 
 inline py::array_t<index_t> index_array(const std::vector<index_t>& values) {

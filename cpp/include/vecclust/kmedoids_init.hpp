@@ -44,7 +44,7 @@ T weight_of(const T* weights, index_t o) {
 // The candidate with the smallest cost over [0, n), cost(j, thread_id) in double; skipped
 // candidates return +inf. Ties go to the lowest index, whatever the thread count.
 template <class Cost>
-index_t parallel_argmin(index_t n, ThreadPool& pool, Cost&& cost, double* best_cost = nullptr) {
+index_t parallel_argmin(index_t n, ThreadPool& pool, Cost&& cost) {
     constexpr index_t kChunk = 32;
     const index_t n_chunks = (n + kChunk - 1) / kChunk;
     std::vector<std::pair<double, index_t>> best(static_cast<size_t>(n_chunks), {std::numeric_limits<double>::infinity(), -1});
@@ -58,7 +58,6 @@ index_t parallel_argmin(index_t n, ThreadPool& pool, Cost&& cost, double* best_c
     std::pair<double, index_t> overall{std::numeric_limits<double>::infinity(), -1};
     for (const auto& b : best)
         if (b.second >= 0 && (overall.second < 0 || b.first < overall.first)) overall = b;
-    if (best_cost) *best_cost = overall.first;
     return overall.second;
 }
 
