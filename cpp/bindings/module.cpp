@@ -4,6 +4,7 @@
 namespace vecclust_bindings {
 void bind_kmedoids(pybind11::module_& m);
 void bind_clara(pybind11::module_& m);
+void bind_kmeans(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -11,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
     m.attr("__version__") = VECCLUST_VERSION;
     vecclust_bindings::bind_kmedoids(m);
     vecclust_bindings::bind_clara(m);
+    vecclust_bindings::bind_kmeans(m);
 }

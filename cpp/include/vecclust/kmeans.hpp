@@ -1,0 +1,410 @@
+// k-means: greedy k-means++ seeding, Lloyd iterations and Hamerly's bounded variant (same
+// assignments, most distance computations skipped once centres settle), with scikit-learn's
+// empty-cluster relocation and convergence rule. Every pass over the points runs in fixed
+// chunks combined in chunk order, so results are bit-identical for any thread count.
+#pragma once
+
+#include <algorithm>  // std::min, std::max, std::upper_bound
+#include <cmath>      // std::sqrt, std::log
+#include <limits>     // std::numeric_limits
+#include <numeric>    // std::iota
+#include <string>     // std::string
+#include <vector>     // std::vector
+
+#include "vecclust/distance.hpp"
+#include "vecclust/parallel.hpp"
+#include "vecclust/random.hpp"
+
+namespace vecclust {
+
+enum class KMeansAlgorithm { lloyd, hamerly };
+
+inline KMeansAlgorithm parse_kmeans_algorithm(const std::string& name) {
+    if (name == "lloyd") return KMeansAlgorithm::lloyd;
+    if (name == "hamerly") return KMeansAlgorithm::hamerly;
+    throw std::invalid_argument("unknown k-means algorithm '" + name + "' (use 'lloyd' or 'hamerly')");
+}
+
+struct KMeansOptions {
+    index_t max_iter = 300;
+    double tol = 0.0;  // absolute: stop once the sum of squared centre shifts is <= tol
+    KMeansAlgorithm algorithm = KMeansAlgorithm::hamerly;
+};
+
+template <class T>
+struct KMeansResult {
+    std::vector<T> centers;       // k x d, row-major
+    std::vector<index_t> labels;  // n
+    double inertia = 0.0;         // sum of weight * squared distance to the own centre
+    index_t n_iter = 0;
+    bool converged = false;
+};
+
+namespace kmeans_detail {
+
+constexpr index_t kChunk = 2048;  // points per chunk of every parallel pass
+constexpr index_t kLanes = 16;    // centre count padding of the transposed centre table
+
+// Squared Euclidean distance, summed in feature order in T. The transposed kernel below adds
+// the same terms in the same order, so both give bit-identical values for a pair.
+template <class T>
+inline T squared_distance(const T* a, const T* b, index_t d) {
+    T sum = 0;
+    for (index_t j = 0; j < d; ++j) {
+        const T diff = a[j] - b[j];
+        sum += diff * diff;
+    }
+    return sum;
+}
+
+// out[c] = squared distance from x to centre c, for the centres stored transposed
+// (centers_t[j * k_padded + c]); vectorises across centres.
+template <class T>
+VECCLUST_MULTIVERSION void distances_to_centers(const T* x, const T* centers_t, index_t d, index_t k_padded, T* out) {
+    for (index_t c = 0; c < k_padded; ++c) out[c] = 0;
+    for (index_t j = 0; j < d; ++j) {
+        const T xj = x[j];
+        const T* row = centers_t + j * k_padded;
+        for (index_t c = 0; c < k_padded; ++c) {
+            const T diff = xj - row[c];
+            out[c] += diff * diff;
+        }
+    }
+}
+
+}  // namespace kmeans_detail
+
+// The centres transposed and padded for distances_to_centers.
+template <class T>
+class CenterTable {
+  public:
+    CenterTable(const T* centers, index_t k, index_t d)
+        : k_(k), d_(d), k_padded_((k + kmeans_detail::kLanes - 1) / kmeans_detail::kLanes * kmeans_detail::kLanes),
+          transposed_(static_cast<size_t>(k_padded_ * d)) {
+        for (index_t c = 0; c < k; ++c)
+            for (index_t j = 0; j < d; ++j) transposed_[static_cast<size_t>(j * k_padded_ + c)] = centers[c * d + j];
+        // Padding centres copy centre 0 so they never win a strict comparison against it.
+        for (index_t c = k; c < k_padded_; ++c)
+            for (index_t j = 0; j < d; ++j) transposed_[static_cast<size_t>(j * k_padded_ + c)] = centers[j];
+    }
+    index_t k() const { return k_; }
+    index_t padded() const { return k_padded_; }
+    // Writes padded() distances; the first k() are meaningful.
+    void distances(const T* x, T* out) const {
+        kmeans_detail::distances_to_centers(x, transposed_.data(), d_, k_padded_, out);
+    }
+
+  private:
+    index_t k_, d_, k_padded_;
+    std::vector<T> transposed_;
+};
+
+// Nearest centre of every point (first index on ties) and its squared distance.
+template <class T>
+void nearest_centers(const T* x, index_t n, index_t d, const T* centers, index_t k, index_t* labels, T* sq_distances,
+                     ThreadPool& pool) {
+    const CenterTable<T> table(centers, k, d);
+    pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
+        std::vector<T> dist(static_cast<size_t>(table.padded()));
+        for (index_t i = begin; i < end; ++i) {
+            table.distances(x + i * d, dist.data());
+            index_t best = 0;
+            for (index_t c = 1; c < k; ++c)
+                if (dist[static_cast<size_t>(c)] < dist[static_cast<size_t>(best)]) best = c;
+            labels[i] = best;
+            if (sq_distances) sq_distances[i] = dist[static_cast<size_t>(best)];
+        }
+    });
+}
+
+// Greedy k-means++ (Arthur & Vassilvitskii, with the 2 + ln k candidate trials scikit-learn
+// uses): each new centre is the candidate, drawn with probability proportional to
+// weight * squared distance, that most reduces the potential. Returns k x d centres.
+template <class T>
+std::vector<T> kmeans_plusplus(const T* x, index_t n, index_t d, const T* weights, index_t k, std::uint64_t seed,
+                               ThreadPool& pool) {
+    require(k >= 1 && k <= n, "k-means++ needs 1 <= k <= n");
+    Rng rng(seed);
+    const index_t n_trials = 2 + static_cast<index_t>(std::log(static_cast<double>(k)));
+    auto weight = [&](index_t i) { return weights ? static_cast<double>(weights[i]) : 1.0; };
+    std::vector<double> cumulative(static_cast<size_t>(n));
+    auto draw = [&](double total) {  // index with probability proportional to its cumulative step
+        const double target = rng.uniform() * total;
+        auto it = std::upper_bound(cumulative.begin(), cumulative.end(), target);
+        return std::min<index_t>(static_cast<index_t>(it - cumulative.begin()), n - 1);
+    };
+    std::vector<T> centers(static_cast<size_t>(k * d));
+    std::vector<double> closest(static_cast<size_t>(n));
+    const index_t n_chunks = (n + kmeans_detail::kChunk - 1) / kmeans_detail::kChunk;
+
+    double running = 0.0;
+    for (index_t i = 0; i < n; ++i) cumulative[static_cast<size_t>(i)] = running += weight(i);
+    index_t first = draw(running);
+    std::copy(x + first * d, x + (first + 1) * d, centers.begin());
+    pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
+        for (index_t i = begin; i < end; ++i)
+            closest[static_cast<size_t>(i)] = kmeans_detail::squared_distance(x + i * d, x + first * d, d);
+    });
+
+    std::vector<index_t> candidates(static_cast<size_t>(n_trials));
+    std::vector<double> chunk_potential(static_cast<size_t>(n_chunks * n_trials));
+    for (index_t c = 1; c < k; ++c) {
+        running = 0.0;
+        for (index_t i = 0; i < n; ++i) cumulative[static_cast<size_t>(i)] = running += weight(i) * closest[static_cast<size_t>(i)];
+        for (auto& candidate : candidates) candidate = running > 0 ? draw(running) : rng.below(n);
+        // Potential if each candidate were added, summed per chunk then in chunk order.
+        pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t chunk) {
+            for (index_t t = 0; t < n_trials; ++t) {
+                const T* candidate = x + candidates[static_cast<size_t>(t)] * d;
+                double sum = 0.0;
+                for (index_t i = begin; i < end; ++i)
+                    sum += weight(i) * std::min(closest[static_cast<size_t>(i)],
+                                                static_cast<double>(kmeans_detail::squared_distance(x + i * d, candidate, d)));
+                chunk_potential[static_cast<size_t>(chunk * n_trials + t)] = sum;
+            }
+        });
+        index_t best_trial = 0;
+        double best_potential = std::numeric_limits<double>::infinity();
+        for (index_t t = 0; t < n_trials; ++t) {
+            double potential = 0.0;
+            for (index_t chunk = 0; chunk < n_chunks; ++chunk) potential += chunk_potential[static_cast<size_t>(chunk * n_trials + t)];
+            if (potential < best_potential) best_potential = potential, best_trial = t;
+        }
+        const T* chosen = x + candidates[static_cast<size_t>(best_trial)] * d;
+        std::copy(chosen, chosen + d, centers.begin() + c * d);
+        pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
+            for (index_t i = begin; i < end; ++i)
+                closest[static_cast<size_t>(i)] = std::min(
+                    closest[static_cast<size_t>(i)], static_cast<double>(kmeans_detail::squared_distance(x + i * d, chosen, d)));
+        });
+    }
+    return centers;
+}
+
+namespace kmeans_detail {
+
+// One k-means run's state: assignment with optional Hamerly bounds, and per-chunk partial sums
+// for the centre update.
+template <class T>
+class LloydRun {
+  public:
+    LloydRun(const T* x, index_t n, index_t d, const T* weights, index_t k, bool bounded, ThreadPool& pool)
+        : x_(x), n_(n), d_(d), k_(k), weights_(weights), bounded_(bounded), pool_(pool),
+          n_chunks_((n + kChunk - 1) / kChunk), labels_(static_cast<size_t>(n), 0),
+          chunk_sums_(static_cast<size_t>(n_chunks_ * k * d)), chunk_weights_(static_cast<size_t>(n_chunks_ * k)),
+          chunk_changed_(static_cast<size_t>(n_chunks_)) {
+        if (bounded_) {
+            upper_.assign(static_cast<size_t>(n), 0.0);
+            lower_.assign(static_cast<size_t>(n), 0.0);
+        }
+    }
+
+    // Assigns every point to its nearest centre and accumulates the weighted sums per cluster.
+    // Returns the number of points whose label changed (all of them on the first call).
+    index_t assign(const std::vector<T>& centers, bool first) {
+        const CenterTable<T> table(centers.data(), k_, d_);
+        if (bounded_ && !first) prepare_bounds(centers);
+        pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t chunk) {
+            double* sums = chunk_sums_.data() + chunk * k_ * d_;
+            double* weights = chunk_weights_.data() + chunk * k_;
+            std::fill(sums, sums + k_ * d_, 0.0);
+            std::fill(weights, weights + k_, 0.0);
+            std::vector<T> dist(static_cast<size_t>(table.padded()));
+            index_t changed = 0;
+            for (index_t i = begin; i < end; ++i) {
+                const T* point = x_ + i * d_;
+                const index_t old_label = labels_[static_cast<size_t>(i)];
+                const index_t label = (bounded_ && !first) ? bounded_label(i, centers, table, dist.data())
+                                                           : full_label(i, table, dist.data());
+                changed += first || label != old_label;
+                labels_[static_cast<size_t>(i)] = label;
+                const double w = weight(i);
+                double* sum = sums + label * d_;
+                for (index_t j = 0; j < d_; ++j) sum[j] += w * static_cast<double>(point[j]);
+                weights[label] += w;
+            }
+            chunk_changed_[static_cast<size_t>(chunk)] = changed;
+        });
+        index_t changed = 0;
+        for (index_t c : chunk_changed_) changed += c;
+        return changed;
+    }
+
+    // New centres from the sums of the last assign(): weighted means; an empty cluster takes the
+    // point farthest from its centre (scikit-learn's rule). Returns the sum of squared shifts.
+    double update(std::vector<T>& centers) {
+        std::vector<double> sums(static_cast<size_t>(k_ * d_), 0.0), weights(static_cast<size_t>(k_), 0.0);
+        for (index_t chunk = 0; chunk < n_chunks_; ++chunk) {
+            for (index_t e = 0; e < k_ * d_; ++e) sums[static_cast<size_t>(e)] += chunk_sums_[static_cast<size_t>(chunk * k_ * d_ + e)];
+            for (index_t c = 0; c < k_; ++c) weights[static_cast<size_t>(c)] += chunk_weights_[static_cast<size_t>(chunk * k_ + c)];
+        }
+        relocate_empty(centers, sums, weights);
+        std::vector<T> old = centers;
+        shifts_.assign(static_cast<size_t>(k_), 0.0);
+        double total_shift = 0.0;
+        for (index_t c = 0; c < k_; ++c) {
+            const double w = weights[static_cast<size_t>(c)];
+            if (w > 0)
+                for (index_t j = 0; j < d_; ++j)
+                    centers[static_cast<size_t>(c * d_ + j)] = static_cast<T>(sums[static_cast<size_t>(c * d_ + j)] / w);
+            const double shift = squared_distance(&centers[static_cast<size_t>(c * d_)], &old[static_cast<size_t>(c * d_)], d_);
+            shifts_[static_cast<size_t>(c)] = std::sqrt(shift);
+            total_shift += shift;
+        }
+        return total_shift;
+    }
+
+    const std::vector<index_t>& labels() const { return labels_; }
+    std::vector<index_t> take_labels() { return std::move(labels_); }
+
+    double inertia(const std::vector<T>& centers) {
+        std::vector<double> partial(static_cast<size_t>(n_chunks_));
+        pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t chunk) {
+            double sum = 0.0;
+            for (index_t i = begin; i < end; ++i)
+                sum += weight(i) * static_cast<double>(squared_distance(
+                                       x_ + i * d_, &centers[static_cast<size_t>(labels_[static_cast<size_t>(i)] * d_)], d_));
+            partial[static_cast<size_t>(chunk)] = sum;
+        });
+        double total = 0.0;
+        for (double p : partial) total += p;
+        return total;
+    }
+
+  private:
+    double weight(index_t i) const { return weights_ ? static_cast<double>(weights_[i]) : 1.0; }
+
+    index_t full_label(index_t i, const CenterTable<T>& table, T* dist) {
+        table.distances(x_ + i * d_, dist);
+        index_t best = 0, second = -1;
+        for (index_t c = 1; c < k_; ++c) {
+            if (dist[c] < dist[best]) second = best, best = c;
+            else if (second < 0 || dist[c] < dist[second]) second = c;
+        }
+        if (bounded_) {
+            upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(dist[best]));
+            lower_[static_cast<size_t>(i)] = second < 0 ? kInf : std::sqrt(static_cast<double>(dist[second]));
+        }
+        return best;
+    }
+
+    // Hamerly: the bounds moved with the centres; recompute only when they cannot prove that
+    // the current centre is still the nearest. `slack` covers rounding in the computed distances.
+    index_t bounded_label(index_t i, const std::vector<T>& centers, const CenterTable<T>& table, T* dist) {
+        const auto s = static_cast<size_t>(i);
+        const index_t label = labels_[s];
+        upper_[s] += shifts_[static_cast<size_t>(label)];
+        lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
+        const double bound = std::max(lower_[s], half_gap_[static_cast<size_t>(label)]);
+        if (upper_[s] * slack_ <= bound) return label;
+        upper_[s] = std::sqrt(static_cast<double>(squared_distance(x_ + i * d_, &centers[static_cast<size_t>(label * d_)], d_)));
+        if (upper_[s] * slack_ <= bound) return label;
+        return full_label(i, table, dist);
+    }
+
+    // Per-iteration quantities of the bounds: half the distance from each centre to its
+    // nearest other centre, and the largest centre moves.
+    void prepare_bounds(const std::vector<T>& centers) {
+        half_gap_.assign(static_cast<size_t>(k_), kInf);
+        for (index_t a = 0; a < k_; ++a)
+            for (index_t b = a + 1; b < k_; ++b) {
+                const double half = 0.5 * std::sqrt(static_cast<double>(squared_distance(
+                                               &centers[static_cast<size_t>(a * d_)], &centers[static_cast<size_t>(b * d_)], d_)));
+                half_gap_[static_cast<size_t>(a)] = std::min(half_gap_[static_cast<size_t>(a)], half);
+                half_gap_[static_cast<size_t>(b)] = std::min(half_gap_[static_cast<size_t>(b)], half);
+            }
+        max_shift_ = second_max_shift_ = 0.0;
+        farthest_mover_ = -1;
+        for (index_t c = 0; c < k_; ++c) {
+            const double shift = shifts_[static_cast<size_t>(c)];
+            if (shift > max_shift_) second_max_shift_ = max_shift_, max_shift_ = shift, farthest_mover_ = c;
+            else if (shift > second_max_shift_) second_max_shift_ = shift;
+        }
+        slack_ = 1.0 + 4.0 * static_cast<double>(d_ + 2) * std::numeric_limits<T>::epsilon();
+    }
+
+    void relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
+        std::vector<index_t> empty;
+        for (index_t c = 0; c < k_; ++c)
+            if (weights[static_cast<size_t>(c)] == 0.0) empty.push_back(c);
+        if (empty.empty()) return;
+        std::vector<T> dist(static_cast<size_t>(n_));
+        pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t) {
+            for (index_t i = begin; i < end; ++i)
+                dist[static_cast<size_t>(i)] = squared_distance(
+                    x_ + i * d_, &centers[static_cast<size_t>(labels_[static_cast<size_t>(i)] * d_)], d_);
+        });
+        std::vector<index_t> order(static_cast<size_t>(n_));
+        std::iota(order.begin(), order.end(), 0);
+        const auto n_take = std::min<index_t>(static_cast<index_t>(empty.size()), n_);
+        std::partial_sort(order.begin(), order.begin() + n_take, order.end(), [&](index_t a, index_t b) {
+            return dist[static_cast<size_t>(a)] > dist[static_cast<size_t>(b)] ||
+                   (dist[static_cast<size_t>(a)] == dist[static_cast<size_t>(b)] && a < b);
+        });
+        for (index_t e = 0; e < n_take; ++e) {
+            const index_t point = order[static_cast<size_t>(e)], target = empty[static_cast<size_t>(e)];
+            const index_t source = labels_[static_cast<size_t>(point)];
+            const double w = weight(point);
+            for (index_t j = 0; j < d_; ++j) {
+                const double value = w * static_cast<double>(x_[point * d_ + j]);
+                sums[static_cast<size_t>(source * d_ + j)] -= value;
+                sums[static_cast<size_t>(target * d_ + j)] = value;
+            }
+            weights[static_cast<size_t>(source)] -= w;
+            weights[static_cast<size_t>(target)] = w;
+            if (w == 0.0)  // a zero-weight point cannot define a mean: take it as the centre directly
+                std::copy(x_ + point * d_, x_ + (point + 1) * d_, centers.begin() + target * d_);
+        }
+    }
+
+    static constexpr double kInf = std::numeric_limits<double>::infinity();
+    const T* x_;
+    index_t n_, d_, k_;
+    const T* weights_;
+    bool bounded_;
+    ThreadPool& pool_;
+    index_t n_chunks_;
+    std::vector<index_t> labels_;
+    std::vector<double> chunk_sums_, chunk_weights_;
+    std::vector<index_t> chunk_changed_;
+    std::vector<double> upper_, lower_, half_gap_, shifts_;
+    double max_shift_ = 0.0, second_max_shift_ = 0.0, slack_ = 1.0;
+    index_t farthest_mover_ = -1;
+};
+
+}  // namespace kmeans_detail
+
+// k-means from the given k x d initial centres. Per iteration: assign, then move each centre to
+// its cluster's weighted mean. Stops when no label changes (strict convergence) or when the
+// summed squared centre shift is <= options.tol; then labels are made consistent with the final
+// centres, as scikit-learn does.
+template <class T>
+KMeansResult<T> kmeans_fit(const T* x, index_t n, index_t d, const T* weights, std::vector<T> centers, index_t k,
+                           const KMeansOptions& options, ThreadPool& pool) {
+    require(k >= 1 && k <= n, "k-means needs 1 <= n_clusters <= n_samples");
+    require(static_cast<index_t>(centers.size()) == k * d, "initial centres must be k x d");
+    kmeans_detail::LloydRun<T> run(x, n, d, weights, k, options.algorithm == KMeansAlgorithm::hamerly && k > 1, pool);
+    KMeansResult<T> result;
+    bool strict = false;
+    for (index_t it = 0; it < options.max_iter; ++it) {
+        const index_t changed = run.assign(centers, it == 0);
+        const double shift = run.update(centers);
+        result.n_iter = it + 1;
+        if (pool.control().verbose())
+            pool.control().report("Iteration " + std::to_string(it) + ": " + std::to_string(changed) +
+                                  " labels changed, centre shift " + std::to_string(shift));
+        if (it > 0 && changed == 0) {
+            strict = true;
+            break;
+        }
+        if (shift <= options.tol) break;
+    }
+    if (!strict) run.assign(centers, true);
+    result.converged = strict || result.n_iter < options.max_iter;
+    result.inertia = run.inertia(centers);
+    result.labels = run.take_labels();
+    result.centers = std::move(centers);
+    return result;
+}
+
+}  // namespace vecclust
