@@ -125,6 +125,17 @@ class PPP(ClusterMixin, BaseEstimator):
         Final pass: merge neighbouring clusters while one Gaussian describes their union better.
     merge_neighbors : int, default=3
         Each cluster is tested against its this many nearest clusters (by centroid).
+    merge_box : bool, default=True
+        In the merge pass, a uniform box (along the principal axes, or the feature axes when the
+        test uses them all) also counts as "one cluster". Gaussian pieces always describe a flat
+        distribution better than one Gaussian, so without it a uniform cube ends in many clusters.
+    refine : {"cem", "none"}, default="cem"
+        "cem": after the tree and merges, hard classification-EM passes move every point to the
+        cluster whose Gaussian explains it best (points cut off their cluster near the root
+        return), then a second merge pass runs; predict then uses those Gaussians. "none": the
+        tree's cuts are final and predict routes points down the tree.
+    refine_iter : int, default=3
+        Largest number of classification-EM passes.
     reg_covar_rel : float, default=1e-6
         Covariance regularisation relative to the mean variance of the tested coordinates.
     kmeans_max_iter, kmeans_tol, gmm_max_iter, gmm_tol : k-means and EM limits.
@@ -157,8 +168,8 @@ class PPP(ClusterMixin, BaseEstimator):
 
     def __init__(self, *, min_cluster_size=10, max_clusters=64, max_depth=32, q_max=10, max_fit_samples=10_000,
                  split_criterion="bic", bic_margin=0.0, agreement_threshold=0.9, on_disagreement="gmm", merge="bic",
-                 merge_neighbors=3, reg_covar_rel=1e-6, kmeans_max_iter=300, kmeans_tol=1e-4, gmm_max_iter=100,
-                 gmm_tol=1e-3, random_state=None, n_threads=None, verbose=0):
+                 merge_neighbors=3, merge_box=True, refine="cem", refine_iter=3, reg_covar_rel=1e-6,
+                 kmeans_max_iter=300, kmeans_tol=1e-4, gmm_max_iter=100, gmm_tol=1e-3, random_state=None, n_threads=None, verbose=0):
         self.min_cluster_size = min_cluster_size
         self.max_clusters = max_clusters
         self.max_depth = max_depth
@@ -170,6 +181,9 @@ class PPP(ClusterMixin, BaseEstimator):
         self.on_disagreement = on_disagreement
         self.merge = merge
         self.merge_neighbors = merge_neighbors
+        self.refine = refine
+        self.merge_box = merge_box
+        self.refine_iter = refine_iter
         self.reg_covar_rel = reg_covar_rel
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_tol = kmeans_tol
@@ -196,6 +210,8 @@ class PPP(ClusterMixin, BaseEstimator):
         check_choice(self.split_criterion, "split_criterion", ("bic", "icl"))
         check_choice(self.on_disagreement, "on_disagreement", ("gmm", "reject", "keep"))
         check_choice(self.merge, "merge", ("bic", "icl", "none"))
+        check_choice(self.refine, "refine", ("cem", "none"))
+        check_int(self.refine_iter, "refine_iter", 1)
         for name in ("bic_margin", "agreement_threshold", "reg_covar_rel", "kmeans_tol", "gmm_tol"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -225,15 +241,22 @@ class PPP(ClusterMixin, BaseEstimator):
         # results bit-identical whatever the machine's thread count.
         with threadpool_limits(limits=1, user_api="blas"):
             self._hashes = _core.row_hashes(X, self._n_threads_used)
+            self.merges_ = []
             leaf_rows = self._grow(X)
-            leaf_clusters = self._merge_leaves(X, leaf_rows)
+            self.leaf_clusters_ = self._merge_leaves(X, leaf_rows)
+            labels = np.empty(X.shape[0], dtype=np.int64)
+            for leaf, rows in enumerate(leaf_rows):
+                labels[rows] = self.leaf_clusters_[leaf]
+            self._mixture = None
+            if self.refine == "cem" and labels.max() > 0:
+                labels = self._refine(X, labels)
+                # Refinement can leave two parts of one cluster side by side: merge again.
+                self._component_clusters = self._merge_leaves(
+                    X, [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)])
+                labels = self._component_clusters[labels]
         del self._hashes
-        labels = np.empty(X.shape[0], dtype=np.int64)
-        for leaf, rows in enumerate(leaf_rows):
-            labels[rows] = leaf_clusters[leaf]
-        self.leaf_clusters_ = leaf_clusters
         self.labels_ = labels
-        self.n_clusters_ = int(leaf_clusters.max()) + 1
+        self.n_clusters_ = int(labels.max()) + 1
         self.cluster_centers_ = _core.group_means(X, labels, self.n_clusters_, self._n_threads_used).astype(X.dtype)
         self.separability_ = np.array([self.tree_[s]["separability"] for s in self.splits_])
         self.most_separable_split_ = (self.splits_[int(np.argmax(self.separability_))] if self.splits_ else None)
@@ -244,6 +267,8 @@ class PPP(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
         n_threads = effective_n_threads(self.n_threads)
+        if self._mixture is not None:
+            return self._component_clusters[self._most_likely(X, self._mixture, n_threads)]
         labels = np.empty(X.shape[0], dtype=np.int64)
         pending = [(0, np.arange(X.shape[0], dtype=np.int64))]
         while pending:
@@ -256,6 +281,15 @@ class PPP(ClusterMixin, BaseEstimator):
             first, second = self.tree_[node]["children"]
             pending += [(first, rows[~side]), (second, rows[side])]
         return labels
+
+    @staticmethod
+    def _most_likely(X, mixture, n_threads, block=65536):
+        """MAP component of each row, in blocks to bound the memory of the responsibilities."""
+        out = np.empty(X.shape[0], dtype=np.int64)
+        for start in range(0, X.shape[0], block):
+            rows = X[start:start + block]
+            out[start:start + block] = np.argmax(log_responsibilities(rows, mixture, n_threads)[1], axis=1)
+        return out
 
     def fit_predict(self, X, y=None):
         return self.fit(X).labels_
@@ -354,10 +388,13 @@ class PPP(ClusterMixin, BaseEstimator):
             return "leaf: child too small"
         return rule, side
 
-    def _one_vs_two(self, sample, q, side, criterion):
+    def _one_vs_two(self, sample, q, side, criterion, box_null=False):
         """BIC(1 component) - BIC(2 components) on the sample's first q principal coordinates
         (minus twice the posterior entropy for ICL), with EM started at the given 2-partition.
         Returns (delta, mixture, MAP side), or None if a covariance is singular."""
+        # A component needs well more points than coordinates, or its near-singular covariance
+        # makes any small group look like a cluster of its own.
+        q = max(1, min(q, int(np.bincount(side, minlength=2).min()) // 2))
         Z = sample.project(q)
         m = len(Z)
         reg = self.reg_covar_rel * float(sample.variances[:q].sum()) / q
@@ -374,19 +411,44 @@ class PPP(ClusterMixin, BaseEstimator):
         log_like_one = log_responsibilities(Z, one, self._n_threads_used)[0].sum()
         log_prob, log_resp = log_responsibilities(Z, two, self._n_threads_used)
         log_m = math.log(m)
-        delta = (-2 * log_like_one + n_parameters(1, q, "full") * log_m) - (
-            -2 * log_prob.sum() + n_parameters(2, q, "full") * log_m)
+        bic_one = -2 * log_like_one + n_parameters(1, q, "full") * log_m
+        if box_null:
+            log_volume = float(np.log(np.ptp(Z, axis=0)).sum())
+            if q == Z.shape[1] == sample.points.shape[1]:  # the feature axes span the same space
+                log_volume = min(log_volume, float(np.log(np.ptp(sample.points, axis=0)).sum()))
+            log_volume += q * math.log((m + 1) / (m - 1))
+            bic_box = 2 * m * log_volume + 2 * q * log_m
+            bic_one = min(bic_one, bic_box)
+        delta = bic_one - (-2 * log_prob.sum() + n_parameters(2, q, "full") * log_m)
         if criterion == "icl":
             resp = np.exp(log_resp)
             delta -= 2 * float(-(resp * log_resp).sum())
         return float(delta), two, np.argmax(log_resp, axis=1)
+
+    def _refine(self, X, labels):
+        """Hard classification-EM passes from the tree's clusters: every point moves to the
+        cluster whose Gaussian gives it the highest weighted likelihood, which returns points
+        that an early cut separated from their cluster. Covariances are shrunk towards the pooled
+        one so small groups stay well posed; clusters left empty disappear. Sets self._mixture
+        and returns the labels (0..K'-1), which equal the mixture's MAP components."""
+        rows = self._fit_sample(np.arange(X.shape[0], dtype=np.int64))
+        sample = X[rows].astype(np.float64)
+        for _ in range(self.refine_iter):
+            mixture = _shrunk_mixture(sample, labels[rows], self.reg_covar_rel)
+            components = self._most_likely(X, mixture, self._n_threads_used)
+            present, new = np.unique(components, return_inverse=True)
+            self._mixture = EMResult(mixture.weights[present] / mixture.weights[present].sum(), mixture.means[present],
+                                     None, mixture.precisions_cholesky[present])
+            if np.array_equal(new, labels):
+                break
+            labels = new
+        return new
 
     # -- merging --------------------------------------------------------------------------------
 
     def _merge_leaves(self, X, leaf_rows):
         """Greedy merge of neighbouring clusters while the criterion prefers one Gaussian for
         their union; returns the cluster of each leaf, numbered in leaf order."""
-        self.merges_ = []
         clusters = {leaf: [leaf] for leaf in range(len(leaf_rows))}
         if self.merge == "none" or len(clusters) < 2:
             return np.arange(len(leaf_rows), dtype=np.int64)
@@ -440,8 +502,23 @@ class PPP(ClusterMixin, BaseEstimator):
         sample = _PcaSample.of(X[rows[order]].astype(np.float64))
         if sample.variances[0] <= 0:
             return -math.inf  # identical points: certainly one cluster
-        test = self._one_vs_two(sample, sample.n_components(self.q_max), side, self.merge)
+        test = self._one_vs_two(sample, sample.n_components(self.q_max), side, self.merge, self.merge_box)
         return math.inf if test is None else test[0]
+
+
+def _shrunk_mixture(points, labels, reg_covar_rel):
+    """One Gaussian per label: weight, mean and covariance shrunk towards the pooled within-group
+    covariance by d + 2 pseudo-points (a conjugate prior's MAP estimate)."""
+    d = points.shape[1]
+    groups = [points[labels == c] for c in range(int(labels.max()) + 1)]
+    means = np.array([g.mean(axis=0) for g in groups])
+    scatters = [(g - mean).T @ (g - mean) for g, mean in zip(groups, means)]
+    pooled = sum(scatters) / len(points)
+    pooled.flat[:: d + 1] += max(reg_covar_rel * np.trace(pooled) / d, np.finfo(np.float64).tiny)
+    prior = d + 2.0
+    chol = np.array([_precision_cholesky((s + prior * pooled) / (len(g) + prior)) for s, g in zip(scatters, groups)])
+    counts = np.array([len(g) for g in groups], dtype=np.float64)
+    return EMResult(counts / counts.sum(), means, None, chol)
 
 
 def _agreement(km_side, mixture_side):
