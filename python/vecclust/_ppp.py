@@ -514,7 +514,8 @@ def _shrunk_mixture(points, labels, reg_covar_rel):
     means = np.array([g.mean(axis=0) for g in groups])
     scatters = [(g - mean).T @ (g - mean) for g, mean in zip(groups, means)]
     pooled = sum(scatters) / len(points)
-    pooled.flat[:: d + 1] += max(reg_covar_rel * np.trace(pooled) / d, np.finfo(np.float64).tiny)
+    # Regularise relative to the total variance: the pooled one is 0 when every group is one point.
+    pooled.flat[:: d + 1] += max(reg_covar_rel * float(np.var(points, axis=0).mean()), np.finfo(np.float64).tiny)
     prior = d + 2.0
     chol = np.array([_precision_cholesky((s + prior * pooled) / (len(g) + prior)) for s, g in zip(scatters, groups)])
     counts = np.array([len(g) for g in groups], dtype=np.float64)
