@@ -115,6 +115,45 @@ def demo_digits(args) -> None:
     run_table(DIGITS_RUNS, X, y, k, args)
 
 
+def ppp_datasets():
+    """(name, X, true labels) for the PPP demo: generated blobs, a null set and bundled real data."""
+    from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
+    from sklearn.preprocessing import StandardScaler
+
+    separated = make_blobs(n_samples=2000, centers=8, n_features=10, cluster_std=1.0, random_state=0)
+    X, y = make_blobs(n_samples=1500, centers=3, random_state=170)
+    anisotropic = (X @ np.array([[0.6, -0.6], [-0.4, 0.8]]), y)
+    varied = make_blobs(n_samples=1500, centers=3, cluster_std=[1.0, 2.5, 0.5], random_state=170)
+    gaussian = (np.random.default_rng(0).normal(size=(2000, 10)), np.zeros(2000, dtype=int))
+    sets = [("blobs, 8 in 10-d", *separated), ("anisotropic", *anisotropic), ("varied spreads", *varied),
+            ("one Gaussian (null)", *gaussian)]
+    for name, loader in (("iris", load_iris), ("wine", load_wine), ("digits", load_digits)):
+        data = loader()
+        sets.append((f"{name} (standardised)", StandardScaler().fit_transform(data.data), data.target))
+    return sets
+
+
+def demo_ppp(args) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from . import PPP
+
+    print("PPP finds the number of clusters itself; its result does not depend on the seed, threads or row order")
+    rows = []
+    for name, X, y in ppp_datasets():
+        model = PPP(n_threads=args.n_threads)
+        start = time.perf_counter()
+        model.fit(X)
+        elapsed = time.perf_counter() - start
+        order = np.random.default_rng(args.seed).permutation(len(X))
+        again = PPP(n_threads=args.n_threads, random_state=args.seed).fit(X[order]).labels_
+        stable = adjusted_rand_score(model.labels_[order], again)
+        rows.append([name, f"{X.shape[0]}x{X.shape[1]}", str(len(np.unique(y))), str(model.n_clusters_),
+                     f"{adjusted_rand_score(y, model.labels_):.3f}", f"{stable:.3f}", f"{elapsed:.3f}"])
+    print_table(["data", "shape", "true k", "PPP k", "ARI", "same on shuffled rows", "time [s]"], rows,
+                right=[False, True, True, True, True, True, True])
+
+
 @dataclass(frozen=True)
 class DemoSection:
     title: str
@@ -124,6 +163,7 @@ class DemoSection:
 # Sections of `vecclust demo`, in order; later algorithms and the index demo add theirs here.
 DEMO_SECTIONS: list[DemoSection] = [
     DemoSection("k-medoids", demo_digits),
+    DemoSection("PPP: probabilistic partitive partitioning", demo_ppp),
 ]
 
 
