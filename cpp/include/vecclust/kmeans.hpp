@@ -238,8 +238,10 @@ class LloydRun {
             for (index_t e = 0; e < k_ * d_; ++e) sums[static_cast<size_t>(e)] += chunk_sums_[static_cast<size_t>(chunk * k_ * d_ + e)];
             for (index_t c = 0; c < k_; ++c) weights[static_cast<size_t>(c)] += chunk_weights_[static_cast<size_t>(chunk * k_ + c)];
         }
-        relocate_empty(centers, sums, weights);
-        std::vector<T> old = centers;
+        // Copied before the relocation, which may move a centre itself (onto a zero-weight point):
+        // Hamerly's bounds must see that move as a shift.
+        const std::vector<T> old = centers;
+        relocated_ = relocate_empty(centers, sums, weights);
         shifts_.assign(static_cast<size_t>(k_), 0.0);
         double total_shift = 0.0;
         for (index_t c = 0; c < k_; ++c) {
@@ -255,6 +257,8 @@ class LloydRun {
     }
 
     const std::vector<index_t>& labels() const { return labels_; }
+    // Whether the last update() moved an empty cluster's centre onto a point.
+    bool relocated() const { return relocated_; }
     std::vector<index_t> take_labels() { return std::move(labels_); }
 
     double inertia(const std::vector<T>& centers) {
@@ -323,11 +327,12 @@ class LloydRun {
         slack_ = 1.0 + 4.0 * static_cast<double>(d_ + 2) * std::numeric_limits<T>::epsilon();
     }
 
-    void relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
+    // Returns whether any cluster was empty.
+    bool relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
         std::vector<index_t> empty;
         for (index_t c = 0; c < k_; ++c)
             if (weights[static_cast<size_t>(c)] == 0.0) empty.push_back(c);
-        if (empty.empty()) return;
+        if (empty.empty()) return false;
         std::vector<T> dist(static_cast<size_t>(n_));
         pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t) {
             for (index_t i = begin; i < end; ++i)
@@ -355,6 +360,7 @@ class LloydRun {
             if (w == 0.0)  // a zero-weight point cannot define a mean: take it as the centre directly
                 std::copy(x_ + point * d_, x_ + (point + 1) * d_, centers.begin() + target * d_);
         }
+        return true;
     }
 
     static constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -370,6 +376,7 @@ class LloydRun {
     std::vector<double> upper_, lower_, half_gap_, shifts_;
     double max_shift_ = 0.0, second_max_shift_ = 0.0, slack_ = 1.0;
     index_t farthest_mover_ = -1;
+    bool relocated_ = false;
 };
 
 }  // namespace kmeans_detail
@@ -399,7 +406,9 @@ KMeansResult<T> kmeans_fit(const T* x, index_t n, index_t d, const T* weights, s
         }
         if (shift <= options.tol) break;
     }
-    if (!strict) run.assign(centers, true);
+    // Labels are re-derived unless they already match the centres: after a stop on the shift,
+    // or when the last update relocated an empty cluster (which the unchanged labels never saw).
+    if (!strict || run.relocated()) run.assign(centers, true);
     result.converged = strict || result.n_iter < options.max_iter;
     result.inertia = run.inertia(centers);
     result.labels = run.take_labels();
