@@ -17,7 +17,7 @@ from ._validation import check_choice, check_int, check_weights, effective_n_thr
 ALGORITHMS = ("lloyd", "hamerly")
 KMEANS_INITS = ("k-means++", "random")
 RANDOM_INIT_RESTARTS = 10  # n_init="auto" with init="random", as in scikit-learn
-VARIANCE_BLOCK_ROWS = 1 << 16  # rows per block of the tolerance's variance pass
+VARIANCE_BLOCK_VALUES = 1 << 16  # float64 values per block of the tolerance's variance pass
 
 
 class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator):
@@ -261,11 +261,13 @@ def assign(X, centers, weights, n_threads):
 def mean_variance(X):
     """Mean over the features of their variance, computed in float64 block by block (no copy of
     X however large it is); scales `tol` as scikit-learn does."""
-    n = X.shape[0]
+    n, d = X.shape
     mean = X.mean(axis=0, dtype=np.float64)
-    sum_squares = np.zeros(X.shape[1])
-    for start in range(0, n, VARIANCE_BLOCK_ROWS):
-        block = X[start:start + VARIANCE_BLOCK_ROWS].astype(np.float64) - mean
+    sum_squares = np.zeros(d)
+    rows = max(1, VARIANCE_BLOCK_VALUES // d)
+    for start in range(0, n, rows):
+        block = X[start:start + rows].astype(np.float64)
+        block -= mean
         sum_squares += np.einsum("ij,ij->j", block, block)
     return float(sum_squares.mean() / n)
 
