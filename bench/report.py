@@ -11,6 +11,9 @@ Then, from test_bench_clara.py: CLARA / CLARANS against full FasterPAM (median-t
 FasterPAM / method at the same thread setting, loss gap in %, and whether the target bars are
 met), the CLARA scale run (time and peak extra memory / data size) and vecclust.CLARANS vs
 pyclustering's CLARANS (time ratio pyclustering / vecclust and both losses).
+
+Then, from test_bench_kmeans.py: vecclust.KMeans vs scikit-learn's KMeans from the same initial
+centres (median-time ratio sklearn / vecclust, inertia and iterations of both).
 """
 
 from __future__ import annotations
@@ -194,12 +197,47 @@ def clarans_pyclustering_table(data):
     return out + [""]
 
 
+def kmeans_table(data):
+    entries = clara_entries(data, "kmeans")
+    if not entries:
+        return []
+    groups = {}  # (variant, n, k, threads) -> {library: entry}
+    for entry in entries:
+        info = entry[2]
+        groups.setdefault((info["variant"], info["n"], info["k"], str(info["threads"])), {})[info["library"]] = entry
+    first = entries[0][2]
+    out = [
+        f"### k-means: vecclust.KMeans vs sklearn.cluster.KMeans, same initial centres, {first['n_features']}-d "
+        "float32 blobs",
+        "",
+        "Ratio > 1: vecclust is faster. blobs: cluster_std 1; diffuse: cluster_std 8 (overlapping). "
+        "Bar (reported, not enforced): ratio >= 1.",
+        "",
+        "| data | n | k | threads | sklearn median s (rounds) | vecclust median s (rounds) | ratio sklearn / vecclust "
+        "| bar met | inertia sklearn | inertia vecclust | n_iter sklearn | n_iter vecclust | same labels |",
+        "|:---|---:|---:|:---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in sorted(groups, key=lambda t: (t[0], t[1], t[2], THREAD_ORDER.get(t[3], 9))):
+        libs = groups[key]
+        sk, vc = libs.get("sklearn"), libs.get("vecclust")
+        ratio = sk[0] / vc[0] if sk and vc and vc[0] > 0 else None
+        info = (vc or sk)[2]
+        ok = None if ratio is None else ratio >= info.get("speedup_bar", 1.0)
+        out.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {fmt_time(sk)} | {fmt_time(vc)} "
+            f"| {'—' if ratio is None else f'**{ratio:.2f}**'} | {yes_no(ok)} | {info['inertia_sklearn']:.10g} "
+            f"| {info['inertia_vecclust']:.10g} | {info['n_iter_sklearn']} | {info['n_iter_vecclust']} "
+            f"| {info['same_labels']:.4f} |")
+    return out + [""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="the file written by pytest --benchmark-json")
     args = parser.parse_args(argv)
     data, rows = load(args.json)
-    clara_lines = clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
+    clara_lines = (clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
+                   + kmeans_table(data))
     if not rows and not clara_lines:
         print(f"no vecclust benchmark results in {args.json}", file=sys.stderr)
         return 1

@@ -9,10 +9,19 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import vecclust
 from strategies import euclidean_matrix, separated_blobs
-from vecclust import CLARA, CLARANS, KMedoids
+from vecclust import CLARA, CLARANS, KMeans, KMedoids
 
 
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, KMeans):
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "k-means++ draws its initial centres from the rows, so repeating samples (more rows) "
+                "changes the draws and Lloyd's iterations settle in another local optimum "
+                "(scikit-learn expects the same failure of its KMeans). test_kmeans checks weights "
+                "against repeated points from the same initial centres."
+            ),
+        }
     if isinstance(estimator, CLARANS):
         return {
             "check_sample_weight_equivalence_on_dense_data": (
@@ -52,6 +61,7 @@ def _expected_failed_checks(estimator):
         CLARA(n_clusters=3),
         CLARA(n_clusters=3, metric="manhattan", init="build"),
         CLARANS(n_clusters=3),
+        KMeans(n_clusters=3),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

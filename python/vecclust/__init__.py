@@ -3,6 +3,7 @@
 from ._core import __version__
 from ._clara import CLARA
 from ._clarans import CLARANS
+from ._kmeans_estimator import KMeans
 from ._kmedoids import KMedoids
 from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
 from ._ppp import PPP
@@ -10,6 +11,7 @@ from ._ppp import PPP
 __all__ = [
     "CLARA",
     "CLARANS",
+    "KMeans",
     "KMedoids",
     "KMedoidsResult",
     "PPP",

@@ -253,9 +253,10 @@ def load_text(path: Path) -> np.ndarray:
 
 def parse_init(text: str):
     """An init name, or comma-separated initial medoid indices ("0,17,42")."""
+    from ._kmeans_estimator import KMEANS_INITS
     from ._validation import INITS
 
-    if text in INITS:
+    if text in INITS or text in KMEANS_INITS:
         return text
     try:
         return [int(part) for part in text.split(",")]
@@ -277,7 +278,7 @@ def save_labels(labels: np.ndarray, out: Path) -> None:
 
 
 def cmd_cluster(args) -> int:
-    from . import CLARA, CLARANS, KMedoids
+    from . import CLARA, CLARANS, KMeans, KMedoids
 
     metric = args.metric
     if args.precomputed:
@@ -285,6 +286,8 @@ def cmd_cluster(args) -> int:
             raise CLIError(f"--precomputed conflicts with --metric {metric}")
         metric = "precomputed"
     metric = metric or "euclidean"
+    if args.method == "kmeans" and metric != "euclidean":
+        raise CLIError(f"--method kmeans works with the euclidean metric only, not {metric}")
 
     out = Path(args.out)
     if out.is_dir():
@@ -306,17 +309,24 @@ def cmd_cluster(args) -> int:
             raise CLIError(f"{path}: contains NaN or infinity ({count} entr{'ies' if count > 1 else 'y'}; first at "
                            f"row {row}, column {col})")
 
+    if args.init is None:
+        args.init = "k-means++" if args.method == "kmeans" else "random"
     common = dict(metric=metric, random_state=args.seed, n_threads=args.n_threads)
     if args.method in ("clara", "clarans") and not isinstance(args.init, str):
         raise CLIError(f"--init with medoid indices is not available for {args.method}")
-    if args.method == "clara":
+    if args.method == "kmeans":
+        init = args.init if isinstance(args.init, str) else X[np.asarray(args.init)]  # indices: those rows
+        model = KMeans(args.k, init=init, n_init="auto" if args.n_init is None else args.n_init,
+                       max_iter=args.max_iter, max_fit_samples=args.max_fit_samples, verbose=int(args.verbose),
+                       random_state=args.seed, n_threads=args.n_threads)
+    elif args.method == "clara":
         model = CLARA(args.k, n_sampling=args.n_sampling, n_sampling_iter=args.n_sampling_iter, init=args.init,
                       max_iter=args.max_iter, verbose=args.verbose, **common)
     elif args.method == "clarans":
         model = CLARANS(args.k, n_local=args.n_local, max_neighbor=args.max_neighbor, verbose=args.verbose, **common)
     else:
-        model = KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter, n_init=args.n_init,
-                         **common)
+        model = KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter,
+                         n_init=1 if args.n_init is None else args.n_init, **common)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -326,6 +336,11 @@ def cmd_cluster(args) -> int:
     save_labels(model.labels_, out)
 
     n = X.shape[0]
+    if args.method == "kmeans":
+        print(f"n={n} k={args.k} inertia={model.inertia_:.6g} iterations={model.n_iter_} time={elapsed:.3f}s "
+              f"(kmeans, init {args.init if isinstance(args.init, str) else 'given'}, {X.shape[1]} features, "
+              f"{X.dtype}) -> {out}")
+        return 0
     what = "dissimilarity matrix" if metric == "precomputed" else f"{X.shape[1]} features, {metric}"
     print(f"n={n} k={args.k} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
           f"time={elapsed:.3f}s ({args.method}, init {args.init if isinstance(args.init, str) else 'given'}, "
@@ -372,16 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "dissimilarity matrix with --precomputed")
     cluster.add_argument("-k", "--n-clusters", dest="k", type=int, required=True, metavar="K",
                          help="number of clusters")
-    cluster.add_argument("--method", choices=(*METHODS, "clara", "clarans"), default="fasterpam",
-                         help="default: fasterpam; clara and clarans never store an n x n matrix")
+    cluster.add_argument("--method", choices=(*METHODS, "clara", "clarans", "kmeans"), default="fasterpam",
+                         help="default: fasterpam; clara and clarans never store an n x n matrix; kmeans is "
+                              "k-means (euclidean)")
     cluster.add_argument("--metric", choices=(*METRICS, "precomputed"), default=None,
                          help="default: euclidean (precomputed: FILE is a dissimilarity matrix)")
     cluster.add_argument("--precomputed", action="store_true", help="same as --metric precomputed")
-    cluster.add_argument("--init", type=parse_init, default="random", metavar="INIT",
+    cluster.add_argument("--init", type=parse_init, default=None, metavar="INIT",
                          help=f"one of {', '.join(INITS)}, or comma-separated initial medoid indices "
-                              "(default: random)")
-    cluster.add_argument("--n-init", type=int, default=1, metavar="N",
-                         help="restarts with random initialisations; the lowest loss is kept (default: 1)")
+                              "(default: random); kmeans: k-means++ (default) or random, or the indices of the "
+                              "rows to start from")
+    cluster.add_argument("--n-init", type=int, default=None, metavar="N",
+                         help="restarts with random initialisations; the lowest loss is kept (default: 1; "
+                              "kmeans: 1 for k-means++, 10 for random)")
     cluster.add_argument("--max-iter", type=int, default=300, metavar="N", help="default: 300")
     cluster.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
     cluster.add_argument("--n-threads", type=int, default=None, metavar="N",
@@ -393,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--max-neighbor", type=float, default=0.025, metavar="X",
                          help="clarans: tries without improvement that end a search; a fraction of n - k below 1, "
                               "else a count (default: 0.025)")
-    cluster.add_argument("--verbose", action="store_true", help="clara, clarans: report progress")
+    cluster.add_argument("--max-fit-samples", type=int, default=None, metavar="N",
+                         help="kmeans: fit the centres on a random subsample of N rows, then assign every row")
+    cluster.add_argument("--verbose", action="store_true", help="clara, clarans, kmeans: report progress")
     cluster.add_argument("--out", required=True, metavar="LABELS",
                          help="where to save the labels: .npy (int64), or text if it ends in .csv")
     cluster.set_defaults(handler=cmd_cluster)

@@ -4,12 +4,15 @@
 // chunks combined in chunk order, so results are bit-identical for any thread count.
 #pragma once
 
-#include <algorithm>  // std::min, std::max, std::upper_bound
-#include <cmath>      // std::sqrt, std::log
-#include <limits>     // std::numeric_limits
-#include <numeric>    // std::iota
-#include <string>     // std::string
-#include <vector>     // std::vector
+#include <algorithm>    // std::min, std::max, std::upper_bound
+#include <cmath>        // std::sqrt, std::log
+#include <cstdint>      // std::int32_t, std::int64_t
+#include <cstring>      // std::memcpy
+#include <limits>       // std::numeric_limits
+#include <numeric>      // std::iota
+#include <string>       // std::string
+#include <type_traits>  // std::conditional_t
+#include <vector>       // std::vector
 
 #include "vecclust/distance.hpp"
 #include "vecclust/parallel.hpp"
@@ -72,6 +75,96 @@ VECCLUST_MULTIVERSION void distances_to_centers(const T* x, const T* centers_t, 
     }
 }
 
+// Points per tile of tile_distances: their accumulators for kLanes centres fill about half of
+// the 16 AVX2 registers, leaving room for the centre row and the broadcast feature.
+template <class T>
+constexpr int kTilePoints = sizeof(T) == 4 ? 4 : 2;
+
+// The same sums as distances_to_centers for kTilePoints points at once
+// (out[p * k_padded + c]), kLanes centres at a time with the sums held in registers: each
+// centre row loaded serves every point of the tile. GCC and Clang get explicit vectors (their
+// lane-wise operations round exactly like the scalar ones); other compilers the plain loops.
+#if defined(__GNUC__)
+template <class T>
+VECCLUST_MULTIVERSION void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded,
+                                          T* out) {
+    typedef T Vector __attribute__((vector_size(32)));  // one AVX register (two SSE registers)
+    constexpr int kPoints = kTilePoints<T>, kWidth = static_cast<int>(sizeof(Vector) / sizeof(T));
+    constexpr int kVectors = static_cast<int>(kLanes) / kWidth;
+    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+        Vector acc[kPoints][kVectors] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const T* row = centers_t + j * k_padded + c0;
+#pragma GCC unroll 8
+            for (int v = 0; v < kVectors; ++v) {
+                Vector centers;
+                std::memcpy(&centers, row + v * kWidth, sizeof(Vector));  // an unaligned load
+#pragma GCC unroll 8
+                for (int p = 0; p < kPoints; ++p) {
+                    const Vector diff = points[p][j] - centers;
+                    acc[p][v] += diff * diff;
+                }
+            }
+        }
+        for (int p = 0; p < kPoints; ++p)
+            for (int v = 0; v < kVectors; ++v)
+                for (int l = 0; l < kWidth; ++l) out[p * k_padded + c0 + v * kWidth + l] = acc[p][v][l];
+    }
+}
+#else
+template <class T>
+void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
+    constexpr int kPoints = kTilePoints<T>;
+    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+        T acc[kPoints][kLanes] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const T* row = centers_t + j * k_padded + c0;
+            for (int p = 0; p < kPoints; ++p)
+                for (index_t l = 0; l < kLanes; ++l) {
+                    const T diff = points[p][j] - row[l];
+                    acc[p][l] += diff * diff;
+                }
+        }
+        for (int p = 0; p < kPoints; ++p)
+            for (index_t l = 0; l < kLanes; ++l) out[p * k_padded + c0 + l] = acc[p][l];
+    }
+}
+#endif
+
+// The nearest centre (first index on ties) among dist[0, k_padded), whose entries from k on
+// must be +infinity, and the smallest distance to any other centre (+infinity if none).
+// Branch-free per lane, then the lanes are merged: equal to a sequential scan.
+template <class T>
+VECCLUST_MULTIVERSION void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
+    using Index = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;  // lane-width indices
+    constexpr T inf = std::numeric_limits<T>::infinity();
+    T best_value[kLanes], second_value[kLanes];
+    Index best_block[kLanes];
+    for (index_t l = 0; l < kLanes; ++l) best_value[l] = inf, second_value[l] = inf, best_block[l] = 0;
+    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+        const auto block = static_cast<Index>(c0 / kLanes);
+        for (index_t l = 0; l < kLanes; ++l) {
+            const T v = dist[c0 + l];
+            const bool better = v < best_value[l];
+            second_value[l] = better ? best_value[l] : (v < second_value[l] ? v : second_value[l]);
+            best_block[l] = better ? block : best_block[l];
+            best_value[l] = better ? v : best_value[l];
+        }
+    }
+    index_t winner = 0;  // lane of the overall nearest: smallest value, then smallest index
+    for (index_t l = 1; l < kLanes; ++l) {
+        const index_t index = static_cast<index_t>(best_block[l]) * kLanes + l;
+        const index_t current = static_cast<index_t>(best_block[winner]) * kLanes + winner;
+        if (best_value[l] < best_value[winner] || (best_value[l] == best_value[winner] && index < current)) winner = l;
+    }
+    best = static_cast<index_t>(best_block[winner]) * kLanes + winner;
+    second = second_value[winner];
+    for (index_t l = 0; l < kLanes; ++l) {
+        if (l != winner && best_value[l] < second) second = best_value[l];
+        if (l != winner && second_value[l] < second) second = second_value[l];
+    }
+}
+
 }  // namespace kmeans_detail
 
 // The centres transposed and padded for distances_to_centers.
@@ -93,6 +186,10 @@ class CenterTable {
     void distances(const T* x, T* out) const {
         kmeans_detail::distances_to_centers(x, transposed_.data(), d_, k_padded_, out);
     }
+    // The same for kmeans_detail::kTilePoints<T> points: out[p * padded() + c].
+    void tile_distances(const T* const* points, T* out) const {
+        kmeans_detail::tile_distances(points, transposed_.data(), d_, k_padded_, out);
+    }
 
   private:
     index_t k_, d_, k_padded_;
@@ -103,16 +200,24 @@ class CenterTable {
 template <class T>
 void nearest_centers(const T* x, index_t n, index_t d, const T* centers, index_t k, index_t* labels, T* sq_distances,
                      ThreadPool& pool) {
+    constexpr int kPoints = kmeans_detail::kTilePoints<T>;
     const CenterTable<T> table(centers, k, d);
+    const index_t padded = table.padded();
     pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
-        std::vector<T> dist(static_cast<size_t>(table.padded()));
-        for (index_t i = begin; i < end; ++i) {
-            table.distances(x + i * d, dist.data());
-            index_t best = 0;
-            for (index_t c = 1; c < k; ++c)
-                if (dist[static_cast<size_t>(c)] < dist[static_cast<size_t>(best)]) best = c;
-            labels[i] = best;
-            if (sq_distances) sq_distances[i] = dist[static_cast<size_t>(best)];
+        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
+        for (index_t t = begin; t < end; t += kPoints) {
+            const T* rows[kPoints];
+            for (int p = 0; p < kPoints; ++p) rows[p] = x + std::min(t + p, end - 1) * d;  // short tile: repeat
+            table.tile_distances(rows, dist.data());
+            for (index_t p = 0; p < std::min<index_t>(kPoints, end - t); ++p) {
+                T* row = dist.data() + p * padded;
+                std::fill(row + k, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
+                index_t best;
+                T second;
+                kmeans_detail::nearest_two(row, padded, best, second);
+                labels[t + p] = best;
+                if (sq_distances) sq_distances[t + p] = row[best];
+            }
         }
     });
 }
@@ -203,19 +308,27 @@ class LloydRun {
     // Returns the number of points whose label changed (all of them on the first call).
     index_t assign(const std::vector<T>& centers, bool first) {
         const CenterTable<T> table(centers.data(), k_, d_);
-        if (bounded_ && !first) prepare_bounds(centers);
+        const bool use_bounds = bounded_ && !first;
+        if (use_bounds) prepare_bounds(centers);
         pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t chunk) {
             double* sums = chunk_sums_.data() + chunk * k_ * d_;
             double* weights = chunk_weights_.data() + chunk * k_;
             std::fill(sums, sums + k_ * d_, 0.0);
             std::fill(weights, weights + k_, 0.0);
-            std::vector<T> dist(static_cast<size_t>(table.padded()));
+            // Points the bounds cannot settle are scanned against all centres afterwards, a
+            // tile of points at a time; the sums are then accumulated in point order.
+            std::vector<index_t> new_labels(static_cast<size_t>(end - begin)), to_scan;
+            to_scan.reserve(static_cast<size_t>(end - begin));
+            for (index_t i = begin; i < end; ++i) {
+                if (use_bounds && bounds_keep_label(i, centers)) new_labels[static_cast<size_t>(i - begin)] = labels_[static_cast<size_t>(i)];
+                else to_scan.push_back(i);
+            }
+            scan_labels(to_scan, table, new_labels.data() - begin);
             index_t changed = 0;
             for (index_t i = begin; i < end; ++i) {
                 const T* point = x_ + i * d_;
                 const index_t old_label = labels_[static_cast<size_t>(i)];
-                const index_t label = (bounded_ && !first) ? bounded_label(i, centers, table, dist.data())
-                                                           : full_label(i, table, dist.data());
+                const index_t label = new_labels[static_cast<size_t>(i - begin)];
                 changed += first || label != old_label;
                 labels_[static_cast<size_t>(i)] = label;
                 const double w = weight(i);
@@ -238,8 +351,10 @@ class LloydRun {
             for (index_t e = 0; e < k_ * d_; ++e) sums[static_cast<size_t>(e)] += chunk_sums_[static_cast<size_t>(chunk * k_ * d_ + e)];
             for (index_t c = 0; c < k_; ++c) weights[static_cast<size_t>(c)] += chunk_weights_[static_cast<size_t>(chunk * k_ + c)];
         }
-        relocate_empty(centers, sums, weights);
-        std::vector<T> old = centers;
+        // Copied before the relocation, which may move a centre itself (onto a zero-weight point):
+        // Hamerly's bounds must see that move as a shift.
+        const std::vector<T> old = centers;
+        relocated_ = relocate_empty(centers, sums, weights);
         shifts_.assign(static_cast<size_t>(k_), 0.0);
         double total_shift = 0.0;
         for (index_t c = 0; c < k_; ++c) {
@@ -255,6 +370,8 @@ class LloydRun {
     }
 
     const std::vector<index_t>& labels() const { return labels_; }
+    // Whether the last update() moved an empty cluster's centre onto a point.
+    bool relocated() const { return relocated_; }
     std::vector<index_t> take_labels() { return std::move(labels_); }
 
     double inertia(const std::vector<T>& centers) {
@@ -274,32 +391,46 @@ class LloydRun {
   private:
     double weight(index_t i) const { return weights_ ? static_cast<double>(weights_[i]) : 1.0; }
 
-    index_t full_label(index_t i, const CenterTable<T>& table, T* dist) {
-        table.distances(x_ + i * d_, dist);
-        index_t best = 0, second = -1;
-        for (index_t c = 1; c < k_; ++c) {
-            if (dist[c] < dist[best]) second = best, best = c;
-            else if (second < 0 || dist[c] < dist[second]) second = c;
+    // Labels the points `points` (ascending) by their distances to every centre: label_of[i]
+    // for point i. With bounds, also resets the point's bounds to the nearest and second
+    // nearest distances.
+    void scan_labels(const std::vector<index_t>& points, const CenterTable<T>& table, index_t* label_of) {
+        constexpr int kPoints = kTilePoints<T>;
+        const index_t padded = table.padded(), count = static_cast<index_t>(points.size());
+        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
+        for (index_t t = 0; t < count; t += kPoints) {
+            const T* rows[kPoints];
+            for (int p = 0; p < kPoints; ++p)  // a short last tile repeats its last point
+                rows[p] = x_ + points[static_cast<size_t>(std::min(t + p, count - 1))] * d_;
+            table.tile_distances(rows, dist.data());
+            for (index_t p = 0; p < std::min<index_t>(kPoints, count - t); ++p) {
+                T* row = dist.data() + p * padded;
+                std::fill(row + k_, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
+                index_t best;
+                T second;
+                nearest_two(row, padded, best, second);
+                const index_t i = points[static_cast<size_t>(t + p)];
+                label_of[i] = best;
+                if (bounded_) {
+                    upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(row[best]));
+                    lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(second));
+                }
+            }
         }
-        if (bounded_) {
-            upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(dist[best]));
-            lower_[static_cast<size_t>(i)] = second < 0 ? kInf : std::sqrt(static_cast<double>(dist[second]));
-        }
-        return best;
     }
 
-    // Hamerly: the bounds moved with the centres; recompute only when they cannot prove that
-    // the current centre is still the nearest. `slack` covers rounding in the computed distances.
-    index_t bounded_label(index_t i, const std::vector<T>& centers, const CenterTable<T>& table, T* dist) {
+    // Hamerly: the bounds moved with the centres; true when they still prove that the current
+    // centre is the nearest (recomputing the upper bound exactly if needed). `slack` covers
+    // rounding in the computed distances.
+    bool bounds_keep_label(index_t i, const std::vector<T>& centers) {
         const auto s = static_cast<size_t>(i);
         const index_t label = labels_[s];
         upper_[s] += shifts_[static_cast<size_t>(label)];
         lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
         const double bound = std::max(lower_[s], half_gap_[static_cast<size_t>(label)]);
-        if (upper_[s] * slack_ <= bound) return label;
+        if (upper_[s] * slack_ <= bound) return true;
         upper_[s] = std::sqrt(static_cast<double>(squared_distance(x_ + i * d_, &centers[static_cast<size_t>(label * d_)], d_)));
-        if (upper_[s] * slack_ <= bound) return label;
-        return full_label(i, table, dist);
+        return upper_[s] * slack_ <= bound;
     }
 
     // Per-iteration quantities of the bounds: half the distance from each centre to its
@@ -323,11 +454,12 @@ class LloydRun {
         slack_ = 1.0 + 4.0 * static_cast<double>(d_ + 2) * std::numeric_limits<T>::epsilon();
     }
 
-    void relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
+    // Returns whether any cluster was empty.
+    bool relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
         std::vector<index_t> empty;
         for (index_t c = 0; c < k_; ++c)
             if (weights[static_cast<size_t>(c)] == 0.0) empty.push_back(c);
-        if (empty.empty()) return;
+        if (empty.empty()) return false;
         std::vector<T> dist(static_cast<size_t>(n_));
         pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t) {
             for (index_t i = begin; i < end; ++i)
@@ -355,6 +487,7 @@ class LloydRun {
             if (w == 0.0)  // a zero-weight point cannot define a mean: take it as the centre directly
                 std::copy(x_ + point * d_, x_ + (point + 1) * d_, centers.begin() + target * d_);
         }
+        return true;
     }
 
     static constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -370,6 +503,7 @@ class LloydRun {
     std::vector<double> upper_, lower_, half_gap_, shifts_;
     double max_shift_ = 0.0, second_max_shift_ = 0.0, slack_ = 1.0;
     index_t farthest_mover_ = -1;
+    bool relocated_ = false;
 };
 
 }  // namespace kmeans_detail
@@ -399,7 +533,9 @@ KMeansResult<T> kmeans_fit(const T* x, index_t n, index_t d, const T* weights, s
         }
         if (shift <= options.tol) break;
     }
-    if (!strict) run.assign(centers, true);
+    // Labels are re-derived unless they already match the centres: after a stop on the shift,
+    // or when the last update relocated an empty cluster (which the unchanged labels never saw).
+    if (!strict || run.relocated()) run.assign(centers, true);
     result.converged = strict || result.n_iter < options.max_iter;
     result.inertia = run.inertia(centers);
     result.labels = run.take_labels();
