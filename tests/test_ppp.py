@@ -193,3 +193,16 @@ def test_predict_checks_the_feature_count():
 @parametrize_with_checks([PPP()])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_command_line(tmp_path, capsys):
+    from vecclust._cli import main as cli_main
+
+    X, _ = make_blobs(n_samples=600, centers=4, n_features=5, random_state=0)
+    np.save(tmp_path / "X.npy", X)
+    assert cli_main(["cluster", str(tmp_path / "X.npy"), "--method", "ppp", "--out", str(tmp_path / "labels.txt")]) == 0
+    assert "clusters found=4" in capsys.readouterr().out
+    assert np.array_equal(np.loadtxt(tmp_path / "labels.txt", dtype=int), PPP().fit(X).labels_)
+    assert cli_main(["cluster", str(tmp_path / "X.npy"), "--method", "ppp", "-k", "4", "--out",
+                     str(tmp_path / "l.txt")]) == 2
+    assert "finds the number of clusters itself" in capsys.readouterr().err

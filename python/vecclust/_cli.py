@@ -278,7 +278,7 @@ def save_labels(labels: np.ndarray, out: Path) -> None:
 
 
 def cmd_cluster(args) -> int:
-    from . import CLARA, CLARANS, KMeans, KMedoids
+    from . import CLARA, CLARANS, PPP, KMeans, KMedoids
 
     metric = args.metric
     if args.precomputed:
@@ -286,8 +286,11 @@ def cmd_cluster(args) -> int:
             raise CLIError(f"--precomputed conflicts with --metric {metric}")
         metric = "precomputed"
     metric = metric or "euclidean"
-    if args.method == "kmeans" and metric != "euclidean":
-        raise CLIError(f"--method kmeans works with the euclidean metric only, not {metric}")
+    if args.method in ("kmeans", "ppp") and metric != "euclidean":
+        raise CLIError(f"--method {args.method} works with the euclidean metric only, not {metric}")
+    if (args.k is None) != (args.method == "ppp"):
+        raise CLIError("--method ppp finds the number of clusters itself: do not give -k"
+                       if args.method == "ppp" else f"-k is required for --method {args.method}")
 
     out = Path(args.out)
     if out.is_dir():
@@ -314,7 +317,9 @@ def cmd_cluster(args) -> int:
     common = dict(metric=metric, random_state=args.seed, n_threads=args.n_threads)
     if args.method in ("clara", "clarans") and not isinstance(args.init, str):
         raise CLIError(f"--init with medoid indices is not available for {args.method}")
-    if args.method == "kmeans":
+    if args.method == "ppp":
+        model = PPP(verbose=int(args.verbose), n_threads=args.n_threads)
+    elif args.method == "kmeans":
         init = args.init if isinstance(args.init, str) else X[np.asarray(args.init)]  # indices: those rows
         model = KMeans(args.k, init=init, n_init="auto" if args.n_init is None else args.n_init,
                        max_iter=args.max_iter, max_fit_samples=args.max_fit_samples, verbose=int(args.verbose),
@@ -336,6 +341,10 @@ def cmd_cluster(args) -> int:
     save_labels(model.labels_, out)
 
     n = X.shape[0]
+    if args.method == "ppp":
+        print(f"n={n} clusters found={model.n_clusters_} splits={len(model.splits_)} merges={len(model.merges_)} "
+              f"time={elapsed:.3f}s (ppp, {X.shape[1]} features, {X.dtype}) -> {out}")
+        return 0
     if args.method == "kmeans":
         print(f"n={n} k={args.k} inertia={model.inertia_:.6g} iterations={model.n_iter_} time={elapsed:.3f}s "
               f"(kmeans, init {args.init if isinstance(args.init, str) else 'given'}, {X.shape[1]} features, "
@@ -385,11 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "header line). Saves the labels (int64) to --out and prints a summary and the medoid indices.")
     cluster.add_argument("file", metavar="FILE", help="samples x features (.npy or .csv), or a square "
                                                       "dissimilarity matrix with --precomputed")
-    cluster.add_argument("-k", "--n-clusters", dest="k", type=int, required=True, metavar="K",
-                         help="number of clusters")
-    cluster.add_argument("--method", choices=(*METHODS, "clara", "clarans", "kmeans"), default="fasterpam",
+    cluster.add_argument("-k", "--n-clusters", dest="k", type=int, default=None, metavar="K",
+                         help="number of clusters (required except for ppp, which finds it)")
+    cluster.add_argument("--method", choices=(*METHODS, "clara", "clarans", "kmeans", "ppp"), default="fasterpam",
                          help="default: fasterpam; clara and clarans never store an n x n matrix; kmeans is "
-                              "k-means (euclidean)")
+                              "k-means (euclidean); ppp finds the number of clusters (euclidean)")
     cluster.add_argument("--metric", choices=(*METRICS, "precomputed"), default=None,
                          help="default: euclidean (precomputed: FILE is a dissimilarity matrix)")
     cluster.add_argument("--precomputed", action="store_true", help="same as --metric precomputed")
