@@ -192,15 +192,15 @@ def test_default_budget_recall_on_clustered_data():
     granted = rng.random(n) < 0.3
     index.grant(ids[granted], 0)
     Q = X[rng.integers(0, n, 200)] + rng.normal(scale=1.0, size=(200, dim)).astype(np.float32)
-    recalls = []
-    for tenant in [0, 1, 2, 5, 20]:
+    for tenant in [0, 1, 2, 5, 20]:  # about 19000, 4200, 2400, 950 and 200 vectors
         visible = ids[(owners == tenant) | (granted & (tenant == 0))]
         assert index.tenant_size(tenant) == len(visible)
         _, I = index.search(Q, tenant, k=10)
+        recalls = []
         for q, found in zip(Q, I):
             truth = visible[np.argsort(((X[visible] - q) ** 2).sum(axis=1), kind="stable")[:10]]
             recalls.append(len(set(found.tolist()) & set(truth.tolist())) / len(truth))
-    assert np.mean(recalls) >= 0.95
+        assert np.mean(recalls) >= 0.95, (tenant, np.mean(recalls))
 
 
 # --------------------------------------------------------------------------------------------

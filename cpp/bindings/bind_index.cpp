@@ -133,6 +133,24 @@ void bind_index(py::module_& m) {
                 return py::make_tuple(distances, ids);
             },
             py::arg("queries"), py::arg("tenants"), py::arg("k"), py::arg("budget"), py::arg("n_threads"))
+        .def(
+            "search_tenant",
+            [](const Index& self, const py::array& queries, std::int64_t tenant, index_t k, index_t budget, int n_threads) {
+                const float* q = rows_of(queries, self.options().dim, "queries");
+                if (k < 1) throw py::value_error("k must be >= 1");
+                const index_t n_queries = queries.shape(0);
+                auto distances = new_matrix<float>(n_queries, k);
+                auto ids = new_matrix<std::int64_t>(n_queries, k);
+                float* d_out = distances.mutable_data();
+                std::int64_t* i_out = ids.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    self.search(q, n_queries, &tenant, 1, k, budget, d_out, i_out, n_threads);
+                }
+                return py::make_tuple(distances, ids);
+            },
+            py::arg("queries"), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
+            "search() with one tenant for every query.")
         .def("__len__", &Index::size, py::call_guard<py::gil_scoped_release>())
         .def("n_nodes", &Index::n_nodes, py::call_guard<py::gil_scoped_release>())
         .def("tenants", [](const Index& self) { return int64_array(self.tenant_ids()); })

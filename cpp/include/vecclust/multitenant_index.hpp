@@ -267,7 +267,8 @@ class MultiTenantIndex {
     // ----------------------------------------------------------------------------------------
 
     // Hierarchical k-means on x (n x dim): a node with more than split_threshold training points
-    // is split into min(branching_factor, points / 8) clusters, down to kMaxDepth levels. Each
+    // is split into min(branching_factor, 2 * points / split_threshold, points / 8) clusters
+    // (at least 2), down to kMaxDepth levels. Each
     // node's k-means runs on a sample of at most 128 points per cluster, seeded from the index
     // seed and the node id; all points are then assigned to the nearest child.
     void train(const float* x, index_t n, int n_threads) {
@@ -301,7 +302,10 @@ class MultiTenantIndex {
             std::vector<index_t> points = std::move(queue[q].points);
             const auto n_points = static_cast<index_t>(points.size());
             if (n_points <= options_.split_threshold || nodes[node].level + 1 >= mt_detail::kMaxDepth) continue;
-            const index_t k = std::min(options_.branching_factor, std::max<index_t>(2, n_points / mt_detail::kMinPointsPerCenter));
+            // Children of about split_threshold / 2 points: leaves then hold shortlists of a
+            // useful scan size instead of a few vectors each.
+            const index_t by_size = (2 * n_points + options_.split_threshold - 1) / options_.split_threshold;
+            const index_t k = std::max<index_t>(2, std::min({options_.branching_factor, by_size, n_points / mt_detail::kMinPointsPerCenter}));
             Rng rng(node_seed(node));
             // k-means on a sample of the node's points
             const index_t n_sample = std::min(n_points, mt_detail::kTrainPointsPerCenter * k);
@@ -498,20 +502,31 @@ class MultiTenantIndex {
         require(budget >= 1, "budget must be >= 1");
         require(n_tenants == 1 || n_tenants == m, "give one tenant, or one tenant per query");
         check_vectors(queries, m, "query");
-        std::vector<std::uint32_t> internal(static_cast<size_t>(n_tenants));
-        for (index_t i = 0; i < n_tenants; ++i) internal[static_cast<size_t>(i)] = find_tenant(tenants[i]);
+        std::uint32_t one_tenant = kNone;
+        std::vector<std::uint32_t> many;
+        if (n_tenants == 1) {
+            one_tenant = find_tenant(tenants[0]);
+        } else {
+            many.resize(static_cast<size_t>(n_tenants));
+            for (index_t i = 0; i < n_tenants; ++i) many[static_cast<size_t>(i)] = find_tenant(tenants[i]);
+        }
+        const std::uint32_t* internal = n_tenants == 1 ? &one_tenant : many.data();
 
         constexpr index_t kQueriesPerTask = 8;
         const index_t n_tasks = (m + kQueriesPerTask - 1) / kQueriesPerTask;
+        auto run_task = [&](index_t task) {
+            thread_local mt_detail::SearchScratch scratch;  // no allocations per query once warm
+            for (index_t i = task * kQueriesPerTask; i < std::min(m, (task + 1) * kQueriesPerTask); ++i)
+                search_one(queries + i * options_.dim, internal[n_tenants == 1 ? 0 : i], k, budget, scratch,
+                           out_distances + i * k, out_ids + i * k);
+        };
+        if (n_threads <= 1 || n_tasks <= 1) {  // the common single-query call: no pool at all
+            for (index_t task = 0; task < n_tasks; ++task) run_task(task);
+            return;
+        }
         Control control(static_cast<int>(std::min<index_t>(n_threads, n_tasks)));
         ThreadPool pool(control);
-        std::vector<mt_detail::SearchScratch> scratch(static_cast<size_t>(pool.size()));
-        pool.run(n_tasks, [&](index_t task, int thread) {
-            auto& s = scratch[static_cast<size_t>(thread)];
-            for (index_t i = task * kQueriesPerTask; i < std::min(m, (task + 1) * kQueriesPerTask); ++i)
-                search_one(queries + i * options_.dim, internal[static_cast<size_t>(n_tenants == 1 ? 0 : i)], k, budget, s,
-                           out_distances + i * k, out_ids + i * k);
-        });
+        pool.run(n_tasks, [&](index_t task, int) { run_task(task); });
     }
 
     // ----------------------------------------------------------------------------------------
