@@ -757,3 +757,16 @@ def test_memory_usage_and_len():
     assert usage["shortlists"] >= pairs * 4 and usage["access_lists"] >= pairs * 4
     assert len(index) == 2000
     assert "2000 vectors" in repr(index)
+
+
+def test_demo_section(capsys):
+    import argparse
+
+    from vecclust._cli import DEMO_SECTIONS
+
+    section = next(s for s in DEMO_SECTIONS if "index" in s.title)
+    section.run(argparse.Namespace(seed=0, n_threads=1))
+    out = capsys.readouterr().out
+    assert "recall@10" in out
+    recalls = [float(line.split()[2]) for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 4]
+    assert len(recalls) == 6 and min(recalls) >= 0.95

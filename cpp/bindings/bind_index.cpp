@@ -1,6 +1,7 @@
 // Bindings for the multi-tenant vector index. The Python class (vecclust.MultiTenantIndex)
 // converts and checks arguments; this layer checks dtypes and shapes once more (so a bad array
-// can never reach the core) and releases the GIL in every call into the core.
+// can never reach the core) and releases the GIL in every call that takes the index's lock, so a
+// thread waiting for a writer never blocks other Python threads.
 #include <pybind11/stl.h>
 
 #include "numpy_helpers.hpp"
@@ -71,7 +72,10 @@ void bind_index(py::module_& m) {
         .def_property_readonly("branching_factor", [](const Index& self) { return self.options().branching_factor; })
         .def_property_readonly("split_threshold", [](const Index& self) { return self.options().split_threshold; })
         .def_property_readonly("bloom_fpr", [](const Index& self) { return self.options().bloom_fpr; })
-        .def_property_readonly("trained", &Index::trained)
+        .def_property_readonly("trained", [](const Index& self) {
+            py::gil_scoped_release release;
+            return self.trained();
+        })
         .def(
             "train",
             [](Index& self, const py::array& x, int n_threads) {
@@ -153,18 +157,36 @@ void bind_index(py::module_& m) {
             "search() with one tenant for every query.")
         .def("__len__", &Index::size, py::call_guard<py::gil_scoped_release>())
         .def("n_nodes", &Index::n_nodes, py::call_guard<py::gil_scoped_release>())
-        .def("tenants", [](const Index& self) { return int64_array(self.tenant_ids()); })
+        .def("tenants",
+             [](const Index& self) {
+                 std::vector<std::int64_t> tenants;
+                 {
+                     py::gil_scoped_release release;
+                     tenants = self.tenant_ids();
+                 }
+                 return int64_array(tenants);
+             })
         .def("tenant_size", &Index::tenant_size, py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
         .def(
             "access_of",
             [](const Index& self, std::int64_t id) {
-                auto [tenants, owner] = self.access_of(id);
+                std::pair<std::vector<std::int64_t>, std::int64_t> access;
+                {
+                    py::gil_scoped_release release;
+                    access = self.access_of(id);
+                }
+                auto& [tenants, owner] = access;
                 return py::make_tuple(int64_array(tenants), owner);
             },
             py::arg("id"))
         .def("tree_description",
              [](const Index& self) {
-                 auto [parents, centers] = self.tree_description();
+                 std::pair<std::vector<std::uint32_t>, std::vector<float>> tree;
+                 {
+                     py::gil_scoped_release release;
+                     tree = self.tree_description();
+                 }
+                 auto& [parents, centers] = tree;
                  const auto n = static_cast<py::ssize_t>(parents.size());
                  py::array_t<std::int64_t> parent_array(n);
                  for (py::ssize_t i = 0; i < n; ++i)
@@ -173,7 +195,15 @@ void bind_index(py::module_& m) {
                  std::copy(centers.begin(), centers.end(), center_array.mutable_data());
                  return py::make_tuple(parent_array, center_array);
              })
-        .def("memory_usage", [](const Index& self) { return memory_dict(self.memory_usage()); })
+        .def("memory_usage",
+             [](const Index& self) {
+                 IndexMemory usage;
+                 {
+                     py::gil_scoped_release release;
+                     usage = self.memory_usage();
+                 }
+                 return memory_dict(usage);
+             })
         .def("check_invariants", &Index::check_invariants, py::call_guard<py::gil_scoped_release>())
         .def(
             "save",
