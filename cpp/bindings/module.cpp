@@ -6,6 +6,7 @@ void bind_kmedoids(pybind11::module_& m);
 void bind_clara(pybind11::module_& m);
 void bind_kmeans(pybind11::module_& m);
 void bind_ppp(pybind11::module_& m);
+void bind_index(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
     vecclust_bindings::bind_clara(m);
     vecclust_bindings::bind_kmeans(m);
     vecclust_bindings::bind_ppp(m);
+    vecclust_bindings::bind_index(m);
 }

@@ -7,6 +7,7 @@ from ._kmeans_estimator import KMeans
 from ._kmedoids import KMedoids
 from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
 from ._ppp import PPP
+from ._multitenant_index import MultiTenantIndex
 
 __all__ = [
     "CLARA",
@@ -14,6 +15,7 @@ __all__ = [
     "KMeans",
     "KMedoids",
     "KMedoidsResult",
+    "MultiTenantIndex",
     "PPP",
     "__version__",
     "alternating",
