@@ -21,8 +21,8 @@ The blob grid: k in {1, 2, 3, 5, 10, 20, 30}, d in {2, 10, 50}, cluster_std in {
 n = max(1000, 100 k); data seed 0, and also 1 for d = 2 (how much 2-d blobs overlap depends
 on the draw of the centres, while every d >= 10 draw is separated). Null sets: one Gaussian
 with seeds 0-3, uniform cube with seeds 0-1, 1000 points each. `datasets(quick=True)` is a
-subset for a smoke run (BENCH_QUICK). The sizes keep the full run near 10-15 minutes on two
-cores, most of it the GMM-BIC sweep.
+subset for a smoke run (BENCH_QUICK). The sizes keep the full run under 15 minutes on two cores,
+most of it the GMM-BIC sweep.
 """
 
 from __future__ import annotations

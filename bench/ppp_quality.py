@@ -1,7 +1,7 @@
 """PPP quality benchmark: every method on every data set, then PPP's acceptance bars.
 
-    python bench/ppp_quality.py                      # full run (about 10-15 minutes on 2 cores)
-    BENCH_QUICK=1 python bench/ppp_quality.py        # a subset, about 2 minutes
+    python bench/ppp_quality.py                      # full run, about 9 minutes on 2 cores
+    BENCH_QUICK=1 python bench/ppp_quality.py        # a subset, about 1 minute
     python bench/ppp_quality.py --json ppp_quality.json --runs 5 --threads 1
 
 Methods: bench/ppp_rivals.py (PPP and PPP-ICL only when vecclust has PPP). Data sets:
