@@ -14,6 +14,9 @@ pyclustering's CLARANS (time ratio pyclustering / vecclust and both losses).
 
 Then, from test_bench_kmeans.py: vecclust.KMeans vs scikit-learn's KMeans from the same initial
 centres (median-time ratio sklearn / vecclust, inertia and iterations of both).
+
+From test_bench_ppp.py: PPP against the GMM-BIC sweep (median-time ratio GMM-BIC / PPP, k_hat,
+ARI) and PPP on a million points (time against the 60 s bar).
 """
 
 from __future__ import annotations
@@ -231,13 +234,40 @@ def kmeans_table(data):
     return out + [""]
 
 
+def ppp_tables(data):
+    timing = sorted(clara_entries(data, "ppp_timing"), key=lambda e: e[2]["method"] != "PPP")
+    scale = clara_entries(data, "ppp_scale")
+    out = []
+    if timing:
+        info = timing[0][2]
+        ppp = next((e for e in timing if e[2]["method"] == "PPP"), None)
+        out += [f"### PPP vs the GMM-BIC sweep (K = 1..30), n = {info['n']}, d = {info['n_features']}, "
+                f"k = {info['k']}, one thread", "",
+                f"Ratio: GMM-BIC median time / method median time (bar: PPP >= {info['speedup_bar']:g}x).", "",
+                "| method | median s (rounds) | ratio GMM-BIC / method | k_hat | ARI |", "|:---|---:|---:|---:|---:|"]
+        gmm = next((e for e in timing if e[2]["method"] == "GMM-BIC"), None)
+        for median, rounds, info in timing:
+            ratio = gmm[0] / median if gmm and median > 0 else None
+            out.append(f"| {info['method']} | {median:.3f} ({rounds}) | {'—' if ratio is None else f'**{ratio:.1f}**'} "
+                       f"| {info.get('k_hat', '—')} | {info.get('ari', float('nan')):.4f} |")
+        if ppp is None:
+            out.append("| PPP | not run (vecclust.PPP not available) | — | — | — |")
+        out.append("")
+    for median, rounds, info in scale:
+        out += [f"### PPP at scale: {info['n']} x {info['n_features']} float32 blobs ({info['k']} centres), "
+                "all threads", "", "| fit s (rounds) | under 60 s | k_hat | ARI |", "|---:|:---:|---:|---:|",
+                f"| {median:.2f} ({rounds}) | {yes_no(median < info['time_bar_s'])} | {info.get('k_hat', '—')} "
+                f"| {info.get('ari', float('nan')):.4f} |", ""]
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="the file written by pytest --benchmark-json")
     args = parser.parse_args(argv)
     data, rows = load(args.json)
     clara_lines = (clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
-                   + kmeans_table(data))
+                   + kmeans_table(data) + ppp_tables(data))
     if not rows and not clara_lines:
         print(f"no vecclust benchmark results in {args.json}", file=sys.stderr)
         return 1
