@@ -3,9 +3,13 @@
 Every method stores raw float32 vectors, answers top-k under squared L2 for one tenant, and is
 built the way a user would build it with the library (following the Curator paper's baselines):
 
-* ``shared-ivf``: one Faiss IndexIVFFlat over all vectors; the tenant's access rights are a
-  bitmap over the ids, passed per query as an IDSelectorBitmap through SearchParametersIVF, so
-  the scan of the probed lists skips inaccessible vectors. Knob: nprobe.
+* ``shared-ivf-bitmap`` and ``shared-ivf-batch``: one Faiss IndexIVFFlat over all vectors,
+  searched with an ID selector passed through SearchParametersIVF, so that the scan of the
+  probed lists skips inaccessible vectors. The first keeps a bitmap over the ids per tenant
+  and passes an IDSelectorBitmap over it (the fastest filter; its bitmaps cost n/8 bytes per
+  tenant); the second keeps each tenant's id list and builds an IDSelectorBatch from it for
+  every query (the usual metadata-filter pattern; the selector's construction is part of the
+  query). Knob: nprobe.
 * ``per-tenant-ivf``: one Faiss index per tenant, trained on that tenant's vectors: an
   IndexIVFFlat with nlist = round(sqrt(size)) for tenants of at least PT_FLAT_BELOW vectors, an
   exact IndexFlatL2 below. A grant copies the vector into the grantee's index. Knob: nprobe
@@ -64,69 +68,8 @@ def _faiss():
     return faiss
 
 
-class SharedIVF:
-    name = "shared-ivf"
-    knob = "nprobe"
-
-    def __init__(self, dim: int, n_ids: int, n_tenants: int, nlist: int):
-        self._faiss = faiss = _faiss()
-        self.nlist = nlist
-        self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, nlist)
-        # Bit i of row t is set when tenant t may read vector i (IDSelectorBitmap's layout).
-        self.bits = np.zeros((n_tenants, (n_ids + 7) // 8), dtype=np.uint8)
-        self._selectors = {}
-        self.nprobe = 1
-
-    @property
-    def settings(self):
-        return tuple(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if p <= self.nlist)
-
-    def train(self, X, tenant_indptr=None, tenant_members=None):
-        self.index.train(X)
-
-    def add(self, X, ids, owner):
-        self.index.add_with_ids(X, np.asarray(ids, dtype=np.int64))
-        self.grant(ids, owner)
-
-    def grant(self, ids, tenant):
-        ids = np.asarray(ids, dtype=np.int64)
-        np.bitwise_or.at(self.bits[tenant], ids >> 3, (1 << (ids & 7)).astype(np.uint8))
-
-    def remove(self, ids):
-        ids = np.asarray(ids, dtype=np.int64)
-        self.index.remove_ids(ids)
-        for i in ids.tolist():
-            self.bits[:, i >> 3] &= np.uint8(~(1 << (i & 7)) & 0xFF)
-
-    def set_knob(self, value):
-        self.nprobe = int(value)
-
-    def _selector(self, tenant):
-        sel = self._selectors.get(tenant)
-        if sel is None:  # reads the bitmap row in place, so later grants are seen
-            row = self.bits[tenant]
-            sel = self._selectors[tenant] = self._faiss.IDSelectorBitmap(len(row), self._faiss.swig_ptr(row))
-        return sel
-
-    def search(self, q, tenant, k=K):
-        params = self._faiss.SearchParametersIVF(sel=self._selector(tenant), nprobe=self.nprobe)
-        _, ids = self.index.search(q, k, params=params)
-        return ids[0]
-
-    def memory_bytes(self):
-        n, d = self.index.ntotal, self.index.d
-        parts = {
-            "vectors": n * d * 4,
-            "ids": n * 8,
-            "centroids": self.nlist * d * 4,
-            "access_bitmaps": int(self.bits.nbytes),
-        }
-        parts["total"] = sum(parts.values())
-        return parts
-
-
 class _HolderLists:
-    """Which tenants hold a copy of each vector (per-tenant methods need it to remove a vector)."""
+    """Which tenants hold each vector (to revoke or remove every copy when a vector goes)."""
 
     def __init__(self, n_ids, n_tenants):
         self._tenant_objects = list(range(n_tenants))  # share the int objects between lists
@@ -143,6 +86,117 @@ class _HolderLists:
         holders, self.lists[i] = self.lists[i], []
         self.n_pairs -= len(holders)
         return holders
+
+
+class SharedIVF:
+    """One IVF-Flat over all vectors; subclasses keep the access rights and build the filter."""
+
+    knob = "nprobe"
+
+    def __init__(self, dim: int, n_ids: int, n_tenants: int, nlist: int):
+        self._faiss = faiss = _faiss()
+        self.nlist = nlist
+        self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, nlist)
+        self.nprobe = 1
+
+    @property
+    def settings(self):
+        return tuple(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if p <= self.nlist)
+
+    def train(self, X, tenant_indptr=None, tenant_members=None):
+        self.index.train(X)
+
+    def add(self, X, ids, owner):
+        ids = np.asarray(ids, dtype=np.int64)
+        self.index.add_with_ids(X, ids)
+        self.grant(ids, owner)
+
+    def remove(self, ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        self.index.remove_ids(ids)
+        self._revoke_everywhere(ids)
+
+    def set_knob(self, value):
+        self.nprobe = int(value)
+
+    def search(self, q, tenant, k=K):
+        params = self._faiss.SearchParametersIVF(sel=self._selector(tenant), nprobe=self.nprobe)
+        _, ids = self.index.search(q, k, params=params)
+        return ids[0]
+
+    def memory_bytes(self):
+        n, d = self.index.ntotal, self.index.d
+        parts = {"vectors": n * d * 4, "ids": n * 8, "centroids": self.nlist * d * 4, **self._access_bytes()}
+        parts["total"] = sum(parts.values())
+        return parts
+
+
+class SharedIVFBitmap(SharedIVF):
+    """Access rights as one bitmap over the ids per tenant, kept for the index's lifetime; the
+    query passes an IDSelectorBitmap reading the tenant's row in place."""
+
+    name = "shared-ivf-bitmap"
+
+    def __init__(self, dim: int, n_ids: int, n_tenants: int, nlist: int):
+        super().__init__(dim, n_ids, n_tenants, nlist)
+        # Bit i of row t is set when tenant t may read vector i (IDSelectorBitmap's layout).
+        self.bits = np.zeros((n_tenants, (n_ids + 7) // 8), dtype=np.uint8)
+        self._selectors = {}
+
+    def grant(self, ids, tenant):
+        ids = np.asarray(ids, dtype=np.int64)
+        np.bitwise_or.at(self.bits[tenant], ids >> 3, (1 << (ids & 7)).astype(np.uint8))
+
+    def _revoke_everywhere(self, ids):
+        for i in ids.tolist():
+            self.bits[:, i >> 3] &= np.uint8(~(1 << (i & 7)) & 0xFF)
+
+    def _selector(self, tenant):
+        sel = self._selectors.get(tenant)
+        if sel is None:  # reads the bitmap row in place, so later grants are seen
+            row = self.bits[tenant]
+            sel = self._selectors[tenant] = self._faiss.IDSelectorBitmap(len(row), self._faiss.swig_ptr(row))
+        return sel
+
+    def _access_bytes(self):
+        return {"access_bitmaps": int(self.bits.nbytes)}
+
+
+class SharedIVFBatch(SharedIVF):
+    """Access rights as each tenant's list of ids (as a metadata store keeps them); every query
+    builds an IDSelectorBatch (a hash set) from the tenant's list."""
+
+    name = "shared-ivf-batch"
+
+    def __init__(self, dim: int, n_ids: int, n_tenants: int, nlist: int):
+        super().__init__(dim, n_ids, n_tenants, nlist)
+        self.id_lists = [np.empty(16, dtype=np.int64) for _ in range(n_tenants)]  # growable buffers
+        self.sizes = [0] * n_tenants
+        self.holders = _HolderLists(n_ids, n_tenants)
+
+    def grant(self, ids, tenant):
+        ids = np.asarray(ids, dtype=np.int64)
+        size, buffer = self.sizes[tenant], self.id_lists[tenant]
+        if size + len(ids) > len(buffer):
+            buffer = self.id_lists[tenant] = np.resize(buffer, max(2 * len(buffer), size + len(ids)))
+        buffer[size:size + len(ids)] = ids
+        self.sizes[tenant] = size + len(ids)
+        self.holders.add(ids.tolist(), tenant)
+
+    def _revoke_everywhere(self, ids):
+        for i in ids.tolist():
+            for t in self.holders.pop(i):
+                size, buffer = self.sizes[t], self.id_lists[t]
+                at = int(np.flatnonzero(buffer[:size] == i)[0])
+                buffer[at] = buffer[size - 1]  # order does not matter to the selector
+                self.sizes[t] = size - 1
+
+    def _selector(self, tenant):
+        return self._faiss.IDSelectorBatch(self.id_lists[tenant][:self.sizes[tenant]])
+
+    def _access_bytes(self):
+        return {"access_id_lists": 8 * sum(self.sizes),
+                "access_lists": access_list_bytes(len(self.holders.lists), self.holders.n_pairs)}
 
 
 class PerTenantIVF:
@@ -386,13 +440,14 @@ class Vecclust:
 
 def make_method(name: str, dim: int, n_ids: int, n_tenants: int):
     """The method `name` sized for ids 0..n_ids-1 and tenants 0..n_tenants-1."""
-    if name == "shared-ivf":
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; expected one of {METHODS}")
+    cls = next(c for c in (SharedIVFBitmap, SharedIVFBatch, PerTenantIVF, SharedHNSW, PerTenantHNSW, Vecclust)
+               if c.name == name)
+    if issubclass(cls, SharedIVF):
         # About sqrt(n) lists (the paper: 800 lists for 990K vectors, i.e. ~0.8 sqrt(n)).
-        return SharedIVF(dim, n_ids, n_tenants, nlist=max(1, int(round(math.sqrt(n_ids)))))
-    classes = {cls.name: cls for cls in (PerTenantIVF, SharedHNSW, PerTenantHNSW, Vecclust)}
-    if name not in classes:
-        raise ValueError(f"unknown method {name!r}; expected one of {sorted(classes) + ['shared-ivf']}")
-    return classes[name](dim, n_ids, n_tenants)
+        return cls(dim, n_ids, n_tenants, nlist=max(1, int(round(math.sqrt(n_ids)))))
+    return cls(dim, n_ids, n_tenants)
 
 
-METHODS = ("vecclust", "shared-ivf", "per-tenant-ivf", "shared-hnsw", "per-tenant-hnsw")
+METHODS = ("vecclust", "shared-ivf-bitmap", "shared-ivf-batch", "per-tenant-ivf", "shared-hnsw", "per-tenant-hnsw")

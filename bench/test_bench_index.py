@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from index_baselines import METHODS, PerTenantHNSW, PerTenantIVF, SharedHNSW, SharedIVF, Vecclust, hnsw_bytes
+from index_baselines import (
+    METHODS, PerTenantHNSW, PerTenantIVF, SharedHNSW, SharedIVF, SharedIVFBatch, SharedIVFBitmap, Vecclust, hnsw_bytes,
+)
 from index_report import (
     TARGET_RECALL, bar_check, bar_line, cheapest_at_target, load_in_insert_order, markdown, run_all, run_queries,
     time_updates,
@@ -179,8 +181,8 @@ def exhaustive(method):
 
 def baselines(w):
     n, d, T = w.n_vectors, w.params.dim, w.n_tenants
-    return [SharedIVF(d, n, T, nlist=30), PerTenantIVF(d, n, T, flat_below=1000), SharedHNSW(d, n, T),
-            PerTenantHNSW(d, n, T)]
+    return [SharedIVFBitmap(d, n, T, nlist=30), SharedIVFBatch(d, n, T, nlist=30), PerTenantIVF(d, n, T, flat_below=1000),
+            SharedHNSW(d, n, T), PerTenantHNSW(d, n, T)]
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +246,9 @@ def test_memory_accounting(tiny, built_baselines):
     memory = {m.name: m.memory_bytes() for m in built_baselines}
     for parts in memory.values():
         assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
-    shared = memory["shared-ivf"]
+    shared = memory["shared-ivf-bitmap"]
     assert shared["vectors"] == n * d * 4 and shared["access_bitmaps"] == T * ((n + 7) // 8)
+    assert memory["shared-ivf-batch"]["access_id_lists"] == 8 * w.n_access_pairs
     # A per-tenant index stores one copy of a vector per tenant that may read it.
     assert memory["per-tenant-ivf"]["vectors"] == w.n_access_pairs * d * 4
     assert memory["per-tenant-hnsw"]["graphs_and_vectors"] > w.n_access_pairs * d * 4
@@ -274,19 +277,27 @@ def test_bar_check():
     assert cheapest_at_target({"curve": [point(1, TARGET_RECALL - 1e-9, 0.1)]}) is None
     methods = {
         "vecclust": fake_result([point(1, 0.8, 0.01), point(2, 0.97, 0.1)], 120, 130),
-        "shared-ivf": fake_result([point(8, 0.96, 2.5)], 100, 100),
+        "shared-ivf-bitmap": fake_result([point(8, 0.96, 2.5)], 100, 110),
         "per-tenant-ivf": fake_result([point(4, 0.97, 0.12)], 700, 800),
         "per-tenant-hnsw": fake_result([point(16, 0.97, 0.05)], 900, 1000),
     }
     report = {"methods": methods, "k": 10}
     bars = bar_check(report)
-    assert bars["evaluated"] and bars["all_pass"]
-    assert bars["checks"]["latency_vs_shared_ivf"]["ratio"] == pytest.approx(25.0)
+    assert bars["evaluated"] and bars["all_pass"] and bars["vecclust_point"]["value"] == 2
+    checks = bars["checks"]
+    assert checks["latency_vs_shared-ivf-bitmap"]["ratio"] == pytest.approx(25.0)
+    assert checks["memory_at_most_analytic_shared-ivf-bitmap"]["ratio"] == pytest.approx(1.2)
+    assert checks["memory_below_rss_per-tenant-hnsw"]["ratio"] == pytest.approx(1000 / 130)
+    assert checks["latency_vs_shared-ivf-batch"]["pass"] is None  # that peer did not run
     methods["per-tenant-ivf"]["curve"] = [point(4, 0.97, 0.09)]  # now faster than vecclust
+    methods["shared-ivf-bitmap"]["rss_delta_bytes"] = 99  # and the RSS bar fails
     bars = bar_check(report)
-    assert not bars["all_pass"] and not bars["checks"]["latency_vs_per_tenant_ivf"]["pass"]
+    assert not bars["all_pass"] and not bars["checks"]["latency_vs_per-tenant-ivf"]["pass"]
+    assert not bars["checks"]["memory_at_most_rss_shared-ivf-bitmap"]["pass"]
     report["bars"] = bars
-    assert bar_line(report).startswith(f"BAR CHECK at recall@10 >= {TARGET_RECALL}: FAIL")
+    line = bar_line(report)
+    assert line.startswith(f"BAR CHECK at recall@10 >= {TARGET_RECALL} (vecclust at x=2): FAIL")
+    assert "per-tenant-ivf / vecclust mean latency 0.90x (need >= 1) FAIL" in line
     methods["vecclust"] = {"skipped": "not built"}
     assert bar_check(report) == {"evaluated": False, "reason": "not built"}
 
