@@ -34,6 +34,10 @@ import math
 import numpy as np
 
 K = 10
+# The knob settings swept (a sweep stops early once recall is near 1): steps of about sqrt(2).
+NPROBE_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+EF_GRID = (10, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+BUDGET_GRID = (64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
 PT_FLAT_BELOW = 2_000  # per-tenant IVF: tenants smaller than this get an exact flat index
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -101,7 +105,7 @@ class SharedIVF:
 
     @property
     def settings(self):
-        return tuple(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if p <= self.nlist)
+        return tuple(p for p in NPROBE_GRID if p <= self.nlist)
 
     def train(self, X, tenant_indptr=None, tenant_members=None):
         self.index.train(X)
@@ -214,7 +218,7 @@ class PerTenantIVF:
     @property
     def settings(self):
         largest = max(self.nlists)
-        return tuple(p for p in (1, 2, 4, 8, 16, 32, 64, 128) if p <= max(largest, 1))
+        return tuple(p for p in NPROBE_GRID if p <= max(largest, 1))
 
     def train(self, X, tenant_indptr, tenant_members):
         faiss = self._faiss
@@ -268,7 +272,7 @@ class PerTenantIVF:
 class SharedHNSW:
     name = "shared-hnsw"
     knob = "ef"
-    settings = (10, 16, 32, 64, 128, 256, 512)
+    settings = EF_GRID
 
     def __init__(self, dim: int, n_ids: int, n_tenants: int, M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION):
         import hnswlib
@@ -325,7 +329,7 @@ class SharedHNSW:
 class PerTenantHNSW:
     name = "per-tenant-hnsw"
     knob = "ef"
-    settings = (10, 16, 32, 64, 128, 256)
+    settings = EF_GRID
 
     def __init__(self, dim: int, n_ids: int, n_tenants: int, M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION):
         self.dim, self.M, self.ef_construction = dim, M, ef_construction
@@ -399,7 +403,7 @@ class PerTenantHNSW:
 class Vecclust:
     name = "vecclust"
     knob = "budget"
-    settings = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+    settings = BUDGET_GRID
 
     def __init__(self, dim: int, n_ids: int, n_tenants: int, **options):
         from vecclust import MultiTenantIndex

@@ -323,7 +323,7 @@ def _mib(n):
 
 
 def _us(stats):
-    return "—" if not stats else f"{stats['mean_us']:.1f}"
+    return "—" if not stats else f"{stats['mean_us']:.1f} ({stats['p50_us']:.1f})"
 
 
 def markdown(report: dict) -> str:
@@ -340,8 +340,8 @@ def markdown(report: dict) -> str:
         f"Each method at its cheapest setting reaching recall@10 >= {TARGET_RECALL} (else its best recall, "
         "marked *); latency of single-query calls through Python on one thread; memory = analytic bytes "
         "incl. access-control data, and the process RSS growth over build + load; update timings from "
-        "removing and re-creating 1% of the vectors. A query's latency is its fastest of the passes "
-        "listed in the curves (one pass for shared-hnsw).",
+        "removing and re-creating 1% of the vectors, mean (median) of single calls. A query's latency is "
+        "its fastest of the passes listed in the curves (one pass for shared-hnsw).",
         "",
         "| method | setting | recall@10 | mean ms | p99 ms | mean / vecclust | memory MiB | RSS delta MiB "
         "| build s | load s | insert µs | grant µs | insert+grants µs | remove µs | queries |",
@@ -371,7 +371,8 @@ def markdown(report: dict) -> str:
     for name, r in report["methods"].items():
         for p in r.get("curve", []):
             lines.append(f"| {name} | {p['knob']}={p['value']} | {p['recall']:.3f} | {p['mean_ms']:.3f} "
-                         f"| {p['p50_ms']:.3f} | {p['p99_ms']:.3f} | {p['first_pass_mean_ms']:.3f} | {p['first_pass_p99_ms']:.3f} "
+                         f"| {p['p50_ms']:.3f} | {p['p99_ms']:.3f} | {p['first_pass_mean_ms']:.3f} "
+                         f"| {p['first_pass_p99_ms']:.3f} "
                          f"| {p['n_queries']} | {p['empty_results']} |")
     lines += ["", "### Memory breakdown (analytic bytes)", ""]
     for name, r in report["methods"].items():
@@ -422,7 +423,8 @@ def main(argv=None) -> int:
     quick = args.quick or quick_mode()
     params = WorkloadParams.quick() if quick else WorkloadParams()
     start = time.perf_counter()
-    report = run_all(params, args.methods, quick=quick, rounds=args.rounds, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = run_all(params, args.methods, quick=quick, rounds=args.rounds,
+                     log=lambda msg: print(msg, file=sys.stderr, flush=True))
     report["total_s"] = time.perf_counter() - start
     with open(args.json, "w") as f:
         json.dump(report, f, indent=1)
