@@ -5,12 +5,14 @@ from ._clara import CLARA
 from ._clarans import CLARANS
 from ._kmedoids import KMedoids
 from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
+from ._multitenant_index import MultiTenantIndex
 
 __all__ = [
     "CLARA",
     "CLARANS",
     "KMedoids",
     "KMedoidsResult",
+    "MultiTenantIndex",
     "__version__",
     "alternating",
     "fastpam1",

@@ -1,0 +1,1344 @@
+// A multi-tenant vector index in the style of Curator (Jin et al., "Curator: Efficient Indexing
+// for Multi-Tenant Vector Databases", arXiv 2401.07119).
+//
+// One clustering tree, built by hierarchical k-means, is shared by every tenant. Each tenant's
+// access pairs (vector, tenant) are kept in per-node "shortlists": a tenant with few vectors has
+// one shortlist at the root; a shortlist at an internal node that grows past split_threshold is
+// pushed one level down, so large tenants get shortlists deep in the tree, and sibling
+// shortlists that shrink are merged back. Per-node Bloom filters say which tenants may have
+// shortlists at or below a node. A search for tenant t walks t's part of the tree best-first by
+// centroid distance (pruning with the filters) and scans whole shortlists until `budget`
+// candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
+// vector t may not see.
+//
+// Invariants (checked by check_invariants()):
+//   I1 each access pair (v, t) is in exactly one shortlist, at a node on v's root-to-leaf path;
+//   I2 a node's filter contains every tenant with a shortlist at or below it;
+//   I3 shortlists at internal nodes hold at most split_threshold ids (leaves are unbounded);
+//   I4 per-vector access lists, owners, tenant sizes and the id maps agree with the shortlists.
+// Unlike the reference code, filters are never rebuilt from children alone (a tenant with an
+// internal shortlist would vanish), merges treat a sibling with no vectors of t as empty, every
+// leaf keeps its shortlists (no unfiltered leaf scans), and grant is idempotent.
+//
+// Thread safety: searches take a shared lock; every mutation takes an exclusive lock and
+// validates all of its input before it changes anything.
+#pragma once
+
+#include <algorithm>      // std::sort, std::lower_bound
+#include <cmath>          // std::sqrt, std::isfinite
+#include <cstdint>        // std::int64_t, std::uint32_t
+#include <cstring>        // std::memcpy
+#include <limits>         // std::numeric_limits
+#include <memory>         // std::unique_ptr
+#include <mutex>          // std::unique_lock
+#include <numeric>        // std::iota
+#include <new>            // std::align_val_t
+#include <shared_mutex>   // std::shared_mutex, std::shared_lock
+#include <stdexcept>      // std::out_of_range
+#include <string>         // std::string
+#include <unordered_map>  // std::unordered_map
+#include <utility>        // std::pair
+#include <vector>         // std::vector
+
+#include "vecclust/bloom_filter.hpp"
+#include "vecclust/index_io.hpp"
+#include "vecclust/kmeans.hpp"
+#include "vecclust/parallel.hpp"
+#include "vecclust/random.hpp"
+
+namespace vecclust {
+
+// l2: squared Euclidean distance. ip: negative inner product (smaller is better).
+// cosine: 1 - cosine similarity (vectors and queries are normalised).
+enum class IndexMetric : std::uint32_t { l2 = 0, ip = 1, cosine = 2 };
+
+inline IndexMetric parse_index_metric(const std::string& name) {
+    if (name == "l2") return IndexMetric::l2;
+    if (name == "ip") return IndexMetric::ip;
+    if (name == "cosine") return IndexMetric::cosine;
+    throw std::invalid_argument("unknown metric '" + name + "' (use 'l2', 'ip' or 'cosine')");
+}
+
+inline const char* metric_name(IndexMetric metric) {
+    switch (metric) {
+        case IndexMetric::l2: return "l2";
+        case IndexMetric::ip: return "ip";
+        case IndexMetric::cosine: return "cosine";
+    }
+    return "?";
+}
+
+// An external vector id that the index does not hold.
+struct UnknownId : std::out_of_range {
+    using std::out_of_range::out_of_range;
+};
+
+// check_invariants() found an inconsistency (a bug, or a crafted file that passed the checksum).
+struct InvariantViolation : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct IndexOptions {
+    index_t dim = 0;
+    IndexMetric metric = IndexMetric::l2;
+    index_t branching_factor = 32;
+    index_t split_threshold = 256;
+    double bloom_fpr = 0.01;
+    std::uint64_t seed = 0;
+};
+
+struct IndexMemory {
+    size_t vectors = 0, tree = 0, filters = 0, shortlists = 0, access_lists = 0, ids = 0;
+    size_t total() const { return vectors + tree + filters + shortlists + access_lists + ids; }
+};
+
+namespace mt_detail {
+
+constexpr std::uint32_t kNone = 0xffffffffu;
+constexpr int kMaxDepth = 12;                 // levels of the tree, root included
+constexpr index_t kMinPointsPerCenter = 8;     // a node is split only into clusters of >= 8 training points
+constexpr index_t kTrainPointsPerCenter = 128; // k-means at a node runs on at most 128 * k sampled points
+constexpr index_t kKMeansIterations = 20;
+constexpr std::uint32_t kMinFilterCapacity = 4;
+constexpr index_t kMaxBranching = 4096;
+
+// Rows are padded with zeros to a multiple of 8 floats (32 bytes) so the kernels need no tail.
+inline index_t padded_stride(index_t dim) { return (dim + 7) / 8 * 8; }
+
+struct AlignedFree {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+
+inline AlignedFloats aligned_zeros(size_t count) {
+    auto* p = static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t(64)));
+    std::fill(p, p + count, 0.0f);
+    return AlignedFloats(p);
+}
+
+// Sum over a padded row in 16 independent lanes (vectorisable without reassociation), then a
+// fixed pairwise reduction: the same bits on every CPU and every clone.
+template <class Op>
+inline float lane_sum(const float* a, const float* b, index_t stride) {
+    float acc[16] = {};
+    index_t j = 0;
+    for (; j + 16 <= stride; j += 16)
+        for (int l = 0; l < 16; ++l) acc[l] = Op::step(acc[l], a[j + l], b[j + l]);
+    if (j < stride)  // the stride is a multiple of 8: at most one half block is left
+        for (int l = 0; l < 8; ++l) acc[l] = Op::step(acc[l], a[j + l], b[j + l]);
+    for (int width = 8; width > 0; width /= 2)
+        for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+    return acc[0];
+}
+
+// out[i] = lane_sum(query, rows[i]) for n rows, prefetching rows ahead (they are scattered).
+template <class Op>
+VECCLUST_MULTIVERSION void row_sums(const float* query, const float* const* rows, index_t n, index_t stride, float* out) {
+    constexpr index_t kAhead = 2;
+    const index_t row_bytes = stride * static_cast<index_t>(sizeof(float));
+    for (index_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) {
+            const char* next = reinterpret_cast<const char*>(rows[i + kAhead]);
+            for (index_t offset = 0; offset < row_bytes; offset += 64) __builtin_prefetch(next + offset);
+        }
+        out[i] = lane_sum<Op>(query, rows[i], stride);
+    }
+}
+
+struct Hit {
+    float distance;
+    std::int64_t label;
+};
+// Ties in distance are broken by the external id, so results never depend on scan order.
+inline bool hit_before(const Hit& a, const Hit& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.label < b.label);
+}
+
+// The k best hits seen so far, as a max-heap (worst on top).
+class TopK {
+  public:
+    void reset(index_t k) {
+        k_ = static_cast<size_t>(k);
+        heap_.clear();
+    }
+    bool accepts(float distance) const { return heap_.size() < k_ || distance <= heap_.front().distance; }
+    void offer(const Hit& hit) {
+        if (heap_.size() < k_) {
+            heap_.push_back(hit);
+            std::push_heap(heap_.begin(), heap_.end(), hit_before);
+        } else if (hit_before(hit, heap_.front())) {
+            std::pop_heap(heap_.begin(), heap_.end(), hit_before);
+            heap_.back() = hit;
+            std::push_heap(heap_.begin(), heap_.end(), hit_before);
+        }
+    }
+    // Writes the hits in ascending order; the caller has pre-filled the padding.
+    void write(float* distances, std::int64_t* labels) {
+        std::sort_heap(heap_.begin(), heap_.end(), hit_before);
+        for (size_t i = 0; i < heap_.size(); ++i) distances[i] = heap_[i].distance, labels[i] = heap_[i].label;
+    }
+
+  private:
+    size_t k_ = 0;
+    std::vector<Hit> heap_;
+};
+
+struct TreeNode {
+    std::uint32_t parent = kNone;
+    std::uint32_t first_child = 0;  // children have the consecutive ids first_child ...
+    std::uint32_t n_children = 0;   // ... first_child + n_children - 1; 0 for a leaf
+    std::uint32_t level = 0;
+};
+
+struct Shortlist {
+    std::uint32_t tenant;
+    std::vector<std::uint32_t> ids;  // internal vector ids (slots)
+};
+
+struct TenantRecord {
+    std::int64_t external = 0;
+    std::uint64_t size = 0;  // vectors it can see; 0 marks a free record
+};
+
+// The stored vectors: fixed-size blocks of padded rows, so growth never moves (or doubles)
+// the data, and a slot's address is one shift and one mask away.
+class VectorArena {
+  public:
+    static constexpr int kBlockShift = 10;
+    static constexpr std::uint32_t kBlockSlots = 1u << kBlockShift;
+
+    void init(index_t stride) {
+        stride_ = stride;
+        blocks_.clear();
+    }
+    void ensure(index_t n_slots) {
+        while (static_cast<index_t>(blocks_.size()) * kBlockSlots < n_slots)
+            blocks_.push_back(aligned_zeros(static_cast<size_t>(kBlockSlots * stride_)));
+    }
+    float* row(std::uint32_t slot) { return blocks_[slot >> kBlockShift].get() + (slot & (kBlockSlots - 1)) * stride_; }
+    const float* row(std::uint32_t slot) const {
+        return blocks_[slot >> kBlockShift].get() + (slot & (kBlockSlots - 1)) * stride_;
+    }
+    size_t memory_bytes() const { return blocks_.size() * (kBlockSlots * stride_ * sizeof(float) + sizeof(AlignedFloats)); }
+
+  private:
+    index_t stride_ = 0;
+    std::vector<AlignedFloats> blocks_;
+};
+
+// Per-thread search buffers, reused across the queries of a call.
+struct SearchScratch {
+    std::vector<float> query;
+    std::vector<std::pair<float, std::uint32_t>> frontier;  // min-heap of (priority, node)
+    std::vector<const float*> rows;
+    std::vector<std::uint32_t> row_nodes;
+    std::vector<float> sums;
+    TopK top;
+};
+
+inline bool frontier_after(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second > b.second);
+}
+
+}  // namespace mt_detail
+
+class MultiTenantIndex {
+  public:
+    using Node = mt_detail::TreeNode;
+    static constexpr std::uint32_t kNone = mt_detail::kNone;
+    static constexpr std::uint32_t kFormatVersion = 1;
+
+    explicit MultiTenantIndex(const IndexOptions& options) : options_(options) {
+        require(options.dim >= 1 && options.dim <= (index_t(1) << 20), "dim must be in [1, 2^20]");
+        require(options.branching_factor >= 2 && options.branching_factor <= mt_detail::kMaxBranching,
+                "branching_factor must be in [2, " + std::to_string(mt_detail::kMaxBranching) + "]");
+        require(options.split_threshold >= 1 && options.split_threshold <= (index_t(1) << 30),
+                "split_threshold must be in [1, 2^30]");
+        require(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0, "bloom_fpr must be in (0, 1)");
+        stride_ = mt_detail::padded_stride(options.dim);
+        n_probes_ = BloomFilter::probes_for(options.bloom_fpr);
+        arena_.init(stride_);
+    }
+
+    const IndexOptions& options() const { return options_; }
+
+    // ----------------------------------------------------------------------------------------
+    // Building the tree
+    // ----------------------------------------------------------------------------------------
+
+    // Hierarchical k-means on x (n x dim): a node with more than split_threshold training points
+    // is split into min(branching_factor, 2 * points / split_threshold, points / 8) clusters
+    // (at least 2), down to kMaxDepth levels. Each
+    // node's k-means runs on a sample of at most 128 points per cluster, seeded from the index
+    // seed and the node id; all points are then assigned to the nearest child.
+    void train(const float* x, index_t n, int n_threads) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        require(n >= 1, "train() needs at least one vector");
+        require(n_vectors_ == 0, "train() can only be called on an empty index (this one holds " +
+                                     std::to_string(n_vectors_) + " vectors)");
+        check_vectors(x, n, "training vector");
+        const index_t d = options_.dim;
+        std::vector<float> data(x, x + n * d);
+        if (options_.metric == IndexMetric::cosine)
+            for (index_t i = 0; i < n; ++i) normalise(data.data() + i * d);
+
+        Control control(n_threads);
+        ThreadPool pool(control);
+        std::vector<Node> nodes(1);
+        std::vector<float> centers(static_cast<size_t>(d), 0.0f);  // unpadded; root has the mean
+        for (index_t i = 0; i < n; ++i)
+            for (index_t j = 0; j < d; ++j) centers[static_cast<size_t>(j)] += data[static_cast<size_t>(i * d + j)] / static_cast<float>(n);
+
+        struct Pending {
+            std::uint32_t node;
+            std::vector<index_t> points;
+        };
+        std::vector<Pending> queue;
+        queue.push_back({0, std::vector<index_t>(static_cast<size_t>(n))});
+        std::iota(queue[0].points.begin(), queue[0].points.end(), index_t(0));
+        std::vector<float> gathered;
+        for (size_t q = 0; q < queue.size(); ++q) {  // breadth first: ids level by level
+            const std::uint32_t node = queue[q].node;
+            std::vector<index_t> points = std::move(queue[q].points);
+            const auto n_points = static_cast<index_t>(points.size());
+            if (n_points <= options_.split_threshold || nodes[node].level + 1 >= mt_detail::kMaxDepth) continue;
+            // Children of about split_threshold / 2 points: leaves then hold shortlists of a
+            // useful scan size instead of a few vectors each.
+            const index_t by_size = (2 * n_points + options_.split_threshold - 1) / options_.split_threshold;
+            const index_t k = std::max<index_t>(2, std::min({options_.branching_factor, by_size, n_points / mt_detail::kMinPointsPerCenter}));
+            Rng rng(node_seed(node));
+            // k-means on a sample of the node's points
+            const index_t n_sample = std::min(n_points, mt_detail::kTrainPointsPerCenter * k);
+            std::vector<index_t> sample = n_sample < n_points ? sample_without_replacement(n_points, n_sample, rng) : std::vector<index_t>();
+            gather(data, d, points, sample, gathered);
+            std::vector<float> init = kmeans_plusplus<float>(gathered.data(), n_sample, d, nullptr, k, rng.fork(), pool);
+            KMeansOptions kmeans_options;
+            kmeans_options.max_iter = mt_detail::kKMeansIterations;
+            KMeansResult<float> fit = kmeans_fit<float>(gathered.data(), n_sample, d, nullptr, std::move(init), k, kmeans_options, pool);
+            // every point of the node goes to its nearest centre
+            gather(data, d, points, {}, gathered);
+            std::vector<index_t> labels(static_cast<size_t>(n_points));
+            nearest_centers<float>(gathered.data(), n_points, d, fit.centers.data(), k, labels.data(), nullptr, pool);
+            std::vector<std::vector<index_t>> parts(static_cast<size_t>(k));
+            for (index_t i = 0; i < n_points; ++i) parts[static_cast<size_t>(labels[static_cast<size_t>(i)])].push_back(points[static_cast<size_t>(i)]);
+            bool split = false;
+            for (const auto& part : parts) split |= static_cast<index_t>(part.size()) < n_points;
+            if (!split) continue;  // identical points: the node stays a leaf
+            const auto first = static_cast<std::uint32_t>(nodes.size());
+            nodes[node].first_child = first;
+            nodes[node].n_children = static_cast<std::uint32_t>(k);
+            for (index_t c = 0; c < k; ++c) {
+                Node child;
+                child.parent = node;
+                child.level = nodes[node].level + 1;
+                nodes.push_back(child);
+                centers.insert(centers.end(), fit.centers.begin() + c * d, fit.centers.begin() + (c + 1) * d);
+                queue.push_back({first + static_cast<std::uint32_t>(c), std::move(parts[static_cast<size_t>(c)])});
+            }
+        }
+        nodes_ = std::move(nodes);
+        centroid_rows_ = mt_detail::aligned_zeros(nodes_.size() * static_cast<size_t>(stride_));
+        for (size_t i = 0; i < nodes_.size(); ++i)
+            std::copy(centers.begin() + static_cast<std::ptrdiff_t>(i * d), centers.begin() + static_cast<std::ptrdiff_t>((i + 1) * d),
+                      centroid(static_cast<std::uint32_t>(i)));
+        filters_.assign(nodes_.size(), BloomFilter());
+        shortlists_.assign(nodes_.size(), {});
+        n_shortlists_ = 0;
+        stale_filter_entries_ = 0;
+        trained_ = true;
+    }
+
+    bool trained() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        return trained_;
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Mutations. Each validates all of its input first, so a failing call changes nothing.
+    // ----------------------------------------------------------------------------------------
+
+    void add(const float* x, index_t n, const std::int64_t* ids, std::int64_t tenant, int n_threads) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        require(trained_, "add() before train(): train the index on representative vectors first");
+        check_vectors(x, n, "vector");
+        std::vector<std::int64_t> sorted(ids, ids + n);
+        std::sort(sorted.begin(), sorted.end());
+        for (index_t i = 1; i < n; ++i)
+            require(sorted[static_cast<size_t>(i)] != sorted[static_cast<size_t>(i - 1)],
+                    "duplicate id " + std::to_string(sorted[static_cast<size_t>(i)]) + " in one add() call");
+        for (index_t i = 0; i < n; ++i) {
+            require(ids[i] >= 0, "ids must be >= 0 (-1 marks a missing result), got " + std::to_string(ids[i]));
+            require(!slot_of_.count(ids[i]), "id " + std::to_string(ids[i]) + " is already in the index");
+        }
+        require(static_cast<std::uint64_t>(n_vectors_) + static_cast<std::uint64_t>(n) < kNone, "too many vectors for one index");
+
+        // The leaf of every new vector, in parallel (read-only work).
+        const index_t d = options_.dim;
+        std::vector<float> rows(static_cast<size_t>(n * stride_), 0.0f);
+        std::vector<std::uint32_t> leaves(static_cast<size_t>(n));
+        Control control(n < 256 ? 1 : n_threads);
+        ThreadPool pool(control);
+        pool.for_chunks(n, 256, [&](index_t begin, index_t end, index_t) {
+            std::vector<float> sums;
+            for (index_t i = begin; i < end; ++i) {
+                float* row = rows.data() + i * stride_;
+                std::copy(x + i * d, x + (i + 1) * d, row);
+                if (options_.metric == IndexMetric::cosine) normalise(row);
+                leaves[static_cast<size_t>(i)] = leaf_of(row, sums);
+            }
+        });
+
+        const std::uint32_t owner = find_or_create_tenant(tenant);
+        for (index_t i = 0; i < n; ++i) {
+            const std::uint32_t v = allocate_slot();
+            std::copy(rows.data() + i * stride_, rows.data() + (i + 1) * stride_, arena_.row(v));
+            labels_[v] = ids[i];
+            owners_[v] = owner;
+            leaves_[v] = leaves[static_cast<size_t>(i)];
+            access_[v].assign(1, owner);
+            slot_of_.emplace(ids[i], v);
+            insert_pair(v, owner);
+            tenants_[owner].size += 1;
+        }
+        n_vectors_ += n;
+        release_if_empty(owner);
+    }
+
+    void grant(const std::int64_t* ids, index_t n, std::int64_t tenant) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        const std::vector<std::uint32_t> slots = slots_of(ids, n);
+        const std::uint32_t t = find_or_create_tenant(tenant);
+        for (std::uint32_t v : slots) {
+            auto& access = access_[v];
+            auto it = std::lower_bound(access.begin(), access.end(), t);
+            if (it != access.end() && *it == t) continue;  // already granted
+            access.insert(it, t);
+            insert_pair(v, t);
+            tenants_[t].size += 1;
+        }
+        release_if_empty(t);
+    }
+
+    void revoke(const std::int64_t* ids, index_t n, std::int64_t tenant) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        const std::vector<std::uint32_t> slots = slots_of(ids, n);
+        const std::uint32_t t = find_tenant(tenant);
+        if (t == kNone) return;  // the tenant sees nothing: nothing to revoke
+        for (index_t i = 0; i < n; ++i)
+            if (owners_[slots[static_cast<size_t>(i)]] == t)
+                throw std::invalid_argument("cannot revoke the access of tenant " + std::to_string(tenant) + " to id " +
+                                            std::to_string(ids[i]) + ": it is the owner (use remove() to delete the vector)");
+        for (std::uint32_t v : slots) {
+            auto& access = access_[v];
+            auto it = std::lower_bound(access.begin(), access.end(), t);
+            if (it == access.end() || *it != t) continue;  // not granted
+            access.erase(it);
+            erase_pair(v, t);
+            tenants_[t].size -= 1;
+        }
+        release_if_empty(t);
+        maybe_rebuild_filters();
+    }
+
+    void remove(const std::int64_t* ids, index_t n) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        const std::vector<std::uint32_t> slots = slots_of(ids, n);
+        for (std::uint32_t v : slots) {
+            if (owners_[v] == kNone) continue;  // listed twice
+            for (std::uint32_t t : access_[v]) {
+                erase_pair(v, t);
+                tenants_[t].size -= 1;
+                release_if_empty(t);
+            }
+            free_slot(v);
+        }
+        maybe_rebuild_filters();
+    }
+
+    // Revokes all access of `tenant`; deletes the vectors no other tenant can see. A vector it
+    // owned that others still see passes to the one of them with the smallest tenant id.
+    // Returns the number of vectors deleted.
+    index_t remove_tenant(std::int64_t tenant) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        const std::uint32_t t = find_tenant(tenant);
+        if (t == kNone) return 0;
+        std::vector<std::uint32_t> holders;  // nodes with a shortlist of t
+        collect_shortlist_nodes(t, holders);
+        std::vector<std::uint32_t> orphans;
+        for (std::uint32_t node : holders) {
+            for (std::uint32_t v : find_shortlist(node, t)->ids) {
+                auto& access = access_[v];
+                access.erase(std::lower_bound(access.begin(), access.end(), t));
+                if (access.empty()) {
+                    orphans.push_back(v);
+                } else if (owners_[v] == t) {
+                    owners_[v] = *std::min_element(access.begin(), access.end(), [&](std::uint32_t a, std::uint32_t b) {
+                        return tenants_[a].external < tenants_[b].external;
+                    });
+                }
+            }
+            erase_shortlist(node, t);
+            stale_filter_entries_ += 1;
+        }
+        tenants_[t].size = 0;
+        release_if_empty(t);
+        for (std::uint32_t v : orphans) free_slot(v);
+        maybe_rebuild_filters();
+        return static_cast<index_t>(orphans.size());
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Search
+    // ----------------------------------------------------------------------------------------
+
+    // The k nearest vectors that each query's tenant may see: queries is m x dim; tenants holds
+    // one tenant for all queries (n_tenants == 1) or one per query. Writes m x k distances and
+    // external ids, padded with +inf / -1. budget >= the tenant's size gives exact results.
+    void search(const float* queries, index_t m, const std::int64_t* tenants, index_t n_tenants, index_t k, index_t budget,
+                float* out_distances, std::int64_t* out_ids, int n_threads) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        require(trained_, "search() before train(): the index is empty and untrained");
+        require(k >= 1, "k must be >= 1");
+        require(budget >= 1, "budget must be >= 1");
+        require(n_tenants == 1 || n_tenants == m, "give one tenant, or one tenant per query");
+        check_vectors(queries, m, "query");
+        std::uint32_t one_tenant = kNone;
+        std::vector<std::uint32_t> many;
+        if (n_tenants == 1) {
+            one_tenant = find_tenant(tenants[0]);
+        } else {
+            many.resize(static_cast<size_t>(n_tenants));
+            for (index_t i = 0; i < n_tenants; ++i) many[static_cast<size_t>(i)] = find_tenant(tenants[i]);
+        }
+        const std::uint32_t* internal = n_tenants == 1 ? &one_tenant : many.data();
+
+        constexpr index_t kQueriesPerTask = 8;
+        const index_t n_tasks = (m + kQueriesPerTask - 1) / kQueriesPerTask;
+        auto run_task = [&](index_t task) {
+            thread_local mt_detail::SearchScratch scratch;  // no allocations per query once warm
+            for (index_t i = task * kQueriesPerTask; i < std::min(m, (task + 1) * kQueriesPerTask); ++i)
+                search_one(queries + i * options_.dim, internal[n_tenants == 1 ? 0 : i], k, budget, scratch,
+                           out_distances + i * k, out_ids + i * k);
+        };
+        if (n_threads <= 1 || n_tasks <= 1) {  // the common single-query call: no pool at all
+            for (index_t task = 0; task < n_tasks; ++task) run_task(task);
+            return;
+        }
+        Control control(static_cast<int>(std::min<index_t>(n_threads, n_tasks)));
+        ThreadPool pool(control);
+        pool.run(n_tasks, [&](index_t task, int) { run_task(task); });
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Introspection
+    // ----------------------------------------------------------------------------------------
+
+    index_t size() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        return n_vectors_;
+    }
+
+    index_t n_nodes() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        return static_cast<index_t>(nodes_.size());
+    }
+
+    std::vector<std::int64_t> tenant_ids() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        std::vector<std::int64_t> out;
+        out.reserve(tenant_of_.size());
+        for (const auto& entry : tenant_of_) out.push_back(entry.first);
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    index_t tenant_size(std::int64_t tenant) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        const std::uint32_t t = find_tenant(tenant);
+        return t == kNone ? 0 : static_cast<index_t>(tenants_[t].size);
+    }
+
+    // Tenants that may see the vector with external id `id`, in ascending order; its owner.
+    std::pair<std::vector<std::int64_t>, std::int64_t> access_of(std::int64_t id) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        const std::uint32_t v = slot_or_throw(id);
+        std::vector<std::int64_t> out;
+        for (std::uint32_t t : access_[v]) out.push_back(tenants_[t].external);
+        std::sort(out.begin(), out.end());
+        return {out, tenants_[owners_[v]].external};
+    }
+
+    // Node id of every level-order node and its level, parent and centroid (for tests): the
+    // tree is fully described by parents and the unpadded centroids.
+    std::pair<std::vector<std::uint32_t>, std::vector<float>> tree_description() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        std::vector<std::uint32_t> parents;
+        std::vector<float> centers;
+        for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+            parents.push_back(nodes_[i].parent);
+            centers.insert(centers.end(), centroid(i), centroid(i) + options_.dim);
+        }
+        return {parents, centers};
+    }
+
+    IndexMemory memory_usage() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        IndexMemory m;
+        m.vectors = arena_.memory_bytes();
+        m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float);
+        for (const auto& filter : filters_) m.filters += filter.memory_bytes();
+        m.shortlists = shortlists_.capacity() * sizeof(shortlists_[0]);
+        for (const auto& node_lists : shortlists_) {
+            m.shortlists += node_lists.capacity() * sizeof(mt_detail::Shortlist);
+            for (const auto& list : node_lists) m.shortlists += list.ids.capacity() * sizeof(std::uint32_t);
+        }
+        m.access_lists = access_.capacity() * sizeof(access_[0]) + owners_.capacity() * sizeof(std::uint32_t) +
+                         leaves_.capacity() * sizeof(std::uint32_t);
+        for (const auto& access : access_) m.access_lists += access.capacity() * sizeof(std::uint32_t);
+        m.access_lists += tenants_.capacity() * sizeof(mt_detail::TenantRecord) + hash_map_bytes(tenant_of_);
+        m.ids = labels_.capacity() * sizeof(std::int64_t) + free_slots_.capacity() * sizeof(std::uint32_t) + hash_map_bytes(slot_of_);
+        return m;
+    }
+
+    // Checks I1-I4 (see the top of this file); throws InvariantViolation naming the first problem.
+    void check_invariants() const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        check_invariants_unlocked();
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Serialisation: magic, format version, options, tree, tenants, vectors, per-node filters
+    // and shortlists, then a checksum of everything before it.
+    // ----------------------------------------------------------------------------------------
+
+    void save(ByteSink& sink) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        Writer w(sink);
+        w.bytes(kMagic, sizeof kMagic);
+        w.value<std::uint32_t>(kFormatVersion);
+        w.value<std::uint64_t>(static_cast<std::uint64_t>(options_.dim));
+        w.value<std::uint32_t>(static_cast<std::uint32_t>(options_.metric));
+        w.value<std::uint64_t>(static_cast<std::uint64_t>(options_.branching_factor));
+        w.value<std::uint64_t>(static_cast<std::uint64_t>(options_.split_threshold));
+        w.value<double>(options_.bloom_fpr);
+        w.value<std::uint64_t>(options_.seed);
+        w.value<std::uint8_t>(trained_ ? 1 : 0);
+        const index_t d = options_.dim;
+
+        w.array(nodes_);
+        for (std::uint32_t i = 0; i < nodes_.size(); ++i) w.bytes(centroid(i), static_cast<size_t>(d) * sizeof(float));
+
+        w.array(tenants_);
+        w.array(free_tenants_);
+
+        w.value<std::uint64_t>(labels_.size());
+        for (std::uint32_t v = 0; v < labels_.size(); ++v) {
+            w.value<std::int64_t>(labels_[v]);
+            w.value<std::uint32_t>(owners_[v]);
+            w.value<std::uint32_t>(leaves_[v]);
+            w.array(access_[v]);
+            w.bytes(arena_.row(v), static_cast<size_t>(d) * sizeof(float));
+        }
+        w.array(free_slots_);
+
+        for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+            const BloomFilter& filter = filters_[i];
+            w.value<std::uint32_t>(filter.capacity());
+            w.value<std::uint32_t>(filter.count());
+            w.value<std::uint32_t>(static_cast<std::uint32_t>(filter.n_probes()));
+            w.array(filter.words());
+            w.value<std::uint64_t>(shortlists_[i].size());
+            for (const auto& list : shortlists_[i]) {
+                w.value<std::uint32_t>(list.tenant);
+                w.array(list.ids);
+            }
+        }
+        w.value<std::uint64_t>(stale_filter_entries_);
+        w.finish();
+    }
+
+    // Reads what save() wrote. Every count is bounded by the bytes left, every id is range
+    // checked, the checksum must match, and the result must pass check_invariants(); anything
+    // else raises CorruptIndex.
+    static std::unique_ptr<MultiTenantIndex> load(ByteSource& source, std::uint64_t size) {
+        Reader r(source, size);
+        char magic[sizeof kMagic];
+        if (size < sizeof kMagic) throw CorruptIndex("not a vecclust index (too short)");
+        r.bytes(magic, sizeof magic);
+        if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CorruptIndex("not a vecclust index (bad magic)");
+        const auto version = r.value<std::uint32_t>();
+        if (version != kFormatVersion)
+            throw CorruptIndex("unsupported index format version " + std::to_string(version) + " (this version reads " +
+                               std::to_string(kFormatVersion) + ")");
+        IndexOptions options;
+        options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 20, "dim"));
+        const auto metric = r.value<std::uint32_t>();
+        if (metric > 2) throw CorruptIndex("corrupt index: unknown metric code");
+        options.metric = static_cast<IndexMetric>(metric);
+        options.branching_factor = static_cast<index_t>(bounded(r.value<std::uint64_t>(), mt_detail::kMaxBranching, "branching factor"));
+        options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 30, "split threshold"));
+        options.bloom_fpr = r.value<double>();
+        options.seed = r.value<std::uint64_t>();
+        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0) || options.dim < 1 || options.branching_factor < 2 ||
+            options.split_threshold < 1)
+            throw CorruptIndex("corrupt index: invalid options");
+        auto index = std::make_unique<MultiTenantIndex>(options);
+        MultiTenantIndex& x = *index;
+        x.trained_ = r.value<std::uint8_t>() != 0;
+        const index_t d = options.dim;
+
+        x.nodes_ = r.array<Node>(kNone);
+        const auto n_nodes = static_cast<std::uint32_t>(x.nodes_.size());
+        if (x.trained_ != (n_nodes > 0)) throw CorruptIndex("corrupt index: tree does not match the trained flag");
+        if (r.remaining() / (static_cast<std::uint64_t>(d) * sizeof(float)) < n_nodes) throw CorruptIndex("the index data is truncated");
+        x.centroid_rows_ = mt_detail::aligned_zeros(static_cast<size_t>(n_nodes) * static_cast<size_t>(x.stride_));
+        for (std::uint32_t i = 0; i < n_nodes; ++i) r.bytes(x.centroid(i), static_cast<size_t>(d) * sizeof(float));
+        x.check_tree();
+
+        x.tenants_ = r.array<mt_detail::TenantRecord>(kNone);
+        x.free_tenants_ = r.array<std::uint32_t>(x.tenants_.size());
+        for (std::uint32_t t = 0; t < x.tenants_.size(); ++t)
+            if (x.tenants_[t].size > 0 && !x.tenant_of_.emplace(x.tenants_[t].external, t).second)
+                throw CorruptIndex("corrupt index: a tenant id appears twice");
+
+        const std::uint64_t min_slot_bytes = 8 + 4 + 4 + 8 + static_cast<std::uint64_t>(d) * sizeof(float);
+        const std::uint64_t n_slots = r.count(min_slot_bytes, kNone - 1);
+        x.labels_.resize(static_cast<size_t>(n_slots));
+        x.owners_.resize(static_cast<size_t>(n_slots));
+        x.leaves_.resize(static_cast<size_t>(n_slots));
+        x.access_.resize(static_cast<size_t>(n_slots));
+        x.arena_.ensure(static_cast<index_t>(n_slots));
+        for (std::uint32_t v = 0; v < n_slots; ++v) {
+            x.labels_[v] = r.value<std::int64_t>();
+            x.owners_[v] = r.value<std::uint32_t>();
+            x.leaves_[v] = r.value<std::uint32_t>();
+            x.access_[v] = r.array<std::uint32_t>(x.tenants_.size());
+            r.bytes(x.arena_.row(v), static_cast<size_t>(d) * sizeof(float));
+            if (x.owners_[v] == kNone) continue;
+            if (x.leaves_[v] >= n_nodes || x.nodes_[x.leaves_[v]].n_children != 0) throw CorruptIndex("corrupt index: bad leaf of a vector");
+            if (!x.slot_of_.emplace(x.labels_[v], v).second) throw CorruptIndex("corrupt index: a vector id appears twice");
+            x.n_vectors_ += 1;
+        }
+        x.free_slots_ = r.array<std::uint32_t>(n_slots);
+
+        x.filters_.resize(n_nodes);
+        x.shortlists_.resize(n_nodes);
+        for (std::uint32_t i = 0; i < n_nodes; ++i) {
+            const auto capacity = r.value<std::uint32_t>();
+            const auto count = r.value<std::uint32_t>();
+            const auto n_probes = r.value<std::uint32_t>();
+            std::vector<std::uint64_t> words = r.array<std::uint64_t>();
+            const bool power_of_two = (words.size() & (words.size() - 1)) == 0;
+            if (!power_of_two || n_probes > 64 || (!words.empty() && n_probes == 0) || count > capacity)
+                throw CorruptIndex("corrupt index: bad Bloom filter");
+            x.filters_[i].restore(capacity, count, static_cast<int>(n_probes), std::move(words));
+            const std::uint64_t n_lists = r.count(4 + 8, x.tenants_.size());
+            auto& lists = x.shortlists_[i];
+            lists.resize(static_cast<size_t>(n_lists));
+            for (auto& list : lists) {
+                list.tenant = r.value<std::uint32_t>();
+                list.ids = r.array<std::uint32_t>(n_slots);
+                if (list.tenant >= x.tenants_.size()) throw CorruptIndex("corrupt index: bad tenant in a shortlist");
+                for (std::uint32_t v : list.ids)
+                    if (v >= n_slots || x.owners_[v] == kNone) throw CorruptIndex("corrupt index: a shortlist holds a deleted vector");
+            }
+            for (size_t j = 1; j < lists.size(); ++j)
+                if (lists[j - 1].tenant >= lists[j].tenant) throw CorruptIndex("corrupt index: shortlists out of order");
+            x.n_shortlists_ += lists.size();
+        }
+        x.stale_filter_entries_ = r.value<std::uint64_t>();
+        r.finish();
+        try {
+            x.check_invariants_unlocked();
+        } catch (const InvariantViolation& e) {
+            throw CorruptIndex(std::string("corrupt index: ") + e.what());
+        }
+        return index;
+    }
+
+  private:
+    static constexpr char kMagic[8] = {'V', 'C', 'M', 'T', 'I', 'D', 'X', '\x01'};
+
+    // ---------------------------------------------------------------------------- helpers
+
+    static std::uint64_t bounded(std::uint64_t value, std::uint64_t limit, const char* what) {
+        if (value > limit) throw CorruptIndex(std::string("corrupt index: ") + what + " out of range");
+        return value;
+    }
+
+    template <class Map>
+    static size_t hash_map_bytes(const Map& map) {
+        // libstdc++-style node map: one pointer per bucket, one node (next pointer + value,
+        // padded to 8 bytes, plus the cached hash) per element.
+        return map.bucket_count() * sizeof(void*) + map.size() * (sizeof(void*) + sizeof(typename Map::value_type) + sizeof(size_t));
+    }
+
+    std::uint64_t node_seed(std::uint32_t node) const {
+        std::uint64_t state = options_.seed ^ (0x9e3779b97f4a7c15ULL * (static_cast<std::uint64_t>(node) + 1));
+        return splitmix64(state);
+    }
+
+    static void gather(const std::vector<float>& data, index_t d, const std::vector<index_t>& points,
+                       const std::vector<index_t>& subset, std::vector<float>& out) {
+        const size_t n = subset.empty() ? points.size() : subset.size();
+        out.resize(n * static_cast<size_t>(d));
+        for (size_t i = 0; i < n; ++i) {
+            const index_t p = points[subset.empty() ? i : static_cast<size_t>(subset[i])];
+            std::copy(data.begin() + p * d, data.begin() + (p + 1) * d, out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
+        }
+    }
+
+    float* centroid(std::uint32_t node) { return centroid_rows_.get() + static_cast<size_t>(node) * static_cast<size_t>(stride_); }
+    const float* centroid(std::uint32_t node) const {
+        return centroid_rows_.get() + static_cast<size_t>(node) * static_cast<size_t>(stride_);
+    }
+
+    void normalise(float* v) const {
+        double norm2 = 0.0;
+        for (index_t j = 0; j < options_.dim; ++j) norm2 += static_cast<double>(v[j]) * v[j];
+        const auto inverse = static_cast<float>(1.0 / std::sqrt(norm2));
+        for (index_t j = 0; j < options_.dim; ++j) v[j] *= inverse;
+    }
+
+    // Finite values (and, for cosine, a non-zero norm) in every row.
+    void check_vectors(const float* x, index_t n, const char* what) const {
+        const index_t d = options_.dim;
+        for (index_t i = 0; i < n; ++i) {
+            bool any_nonzero = false;
+            for (index_t j = 0; j < d; ++j) {
+                const float value = x[i * d + j];
+                if (!std::isfinite(value))
+                    throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " contains NaN or infinity");
+                any_nonzero |= value != 0.0f;
+            }
+            if (options_.metric == IndexMetric::cosine && !any_nonzero)
+                throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " is all zeros, which has no cosine distance");
+        }
+    }
+
+    // Greedy descent by squared L2 distance to the children's centroids (first on ties).
+    std::uint32_t leaf_of(const float* row, std::vector<float>& sums) const {
+        std::uint32_t node = 0;
+        std::vector<const float*> rows;
+        while (nodes_[node].n_children > 0) {
+            const Node& n = nodes_[node];
+            rows.resize(n.n_children);
+            sums.resize(n.n_children);
+            for (std::uint32_t c = 0; c < n.n_children; ++c) rows[c] = centroid(n.first_child + c);
+            mt_detail::row_sums<metric_ops::SquaredDiff<float>>(row, rows.data(), n.n_children, stride_, sums.data());
+            std::uint32_t best = 0;
+            for (std::uint32_t c = 1; c < n.n_children; ++c)
+                if (sums[c] < sums[best]) best = c;
+            node = n.first_child + best;
+        }
+        return node;
+    }
+
+    // Root-first path to `leaf`.
+    struct Path {
+        std::uint32_t nodes[mt_detail::kMaxDepth];
+        int length = 0;
+    };
+    Path path_to(std::uint32_t leaf) const {
+        Path path;
+        path.length = static_cast<int>(nodes_[leaf].level) + 1;
+        for (std::uint32_t node = leaf, i = nodes_[leaf].level + 1; i-- > 0; node = nodes_[node].parent) path.nodes[i] = node;
+        return path;
+    }
+
+    // The child of `node` on the way to `leaf` (a descendant of it).
+    std::uint32_t child_toward(std::uint32_t node, std::uint32_t leaf) const {
+        while (nodes_[leaf].parent != node) leaf = nodes_[leaf].parent;
+        return leaf;
+    }
+
+    // ------------------------------------------------------------------ tenants and slots
+
+    std::uint32_t find_tenant(std::int64_t tenant) const {
+        auto it = tenant_of_.find(tenant);
+        return it == tenant_of_.end() ? kNone : it->second;
+    }
+
+    std::uint32_t find_or_create_tenant(std::int64_t tenant) {
+        auto it = tenant_of_.find(tenant);
+        if (it != tenant_of_.end()) return it->second;
+        std::uint32_t t;
+        if (!free_tenants_.empty()) {
+            t = free_tenants_.back();
+            free_tenants_.pop_back();
+        } else {
+            require(tenants_.size() < kNone - 1, "too many tenants");
+            t = static_cast<std::uint32_t>(tenants_.size());
+            tenants_.emplace_back();
+        }
+        tenants_[t] = {tenant, 0};
+        tenant_of_.emplace(tenant, t);
+        return t;
+    }
+
+    // A tenant that sees no vector is forgotten (its filter bits become harmless false positives).
+    void release_if_empty(std::uint32_t t) {
+        if (t == kNone || tenants_[t].size > 0) return;
+        tenant_of_.erase(tenants_[t].external);
+        tenants_[t] = {};
+        free_tenants_.push_back(t);
+    }
+
+    std::uint32_t slot_or_throw(std::int64_t id) const {
+        auto it = slot_of_.find(id);
+        if (it == slot_of_.end()) throw UnknownId("id " + std::to_string(id) + " is not in the index");
+        return it->second;
+    }
+
+    std::vector<std::uint32_t> slots_of(const std::int64_t* ids, index_t n) const {
+        std::vector<std::uint32_t> slots(static_cast<size_t>(n));
+        for (index_t i = 0; i < n; ++i) slots[static_cast<size_t>(i)] = slot_or_throw(ids[i]);
+        return slots;
+    }
+
+    std::uint32_t allocate_slot() {
+        if (!free_slots_.empty()) {
+            const std::uint32_t v = free_slots_.back();
+            free_slots_.pop_back();
+            return v;
+        }
+        const auto v = static_cast<std::uint32_t>(labels_.size());
+        arena_.ensure(static_cast<index_t>(v) + 1);
+        labels_.push_back(0);
+        owners_.push_back(kNone);
+        leaves_.push_back(0);
+        access_.emplace_back();
+        return v;
+    }
+
+    // The slot's data is zeroed so a saved index never carries deleted vectors.
+    void free_slot(std::uint32_t v) {
+        slot_of_.erase(labels_[v]);
+        std::fill(arena_.row(v), arena_.row(v) + stride_, 0.0f);
+        labels_[v] = 0;
+        owners_[v] = kNone;
+        leaves_[v] = 0;
+        std::vector<std::uint32_t>().swap(access_[v]);
+        free_slots_.push_back(v);
+        n_vectors_ -= 1;
+    }
+
+    // ------------------------------------------------------------------------- shortlists
+
+    const mt_detail::Shortlist* find_shortlist(std::uint32_t node, std::uint32_t t) const {
+        const auto& lists = shortlists_[node];
+        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
+        return it != lists.end() && it->tenant == t ? &*it : nullptr;
+    }
+    std::vector<std::uint32_t>* find_ids(std::uint32_t node, std::uint32_t t) {
+        auto* list = const_cast<mt_detail::Shortlist*>(static_cast<const MultiTenantIndex*>(this)->find_shortlist(node, t));
+        return list ? &list->ids : nullptr;
+    }
+    std::vector<std::uint32_t>& create_shortlist(std::uint32_t node, std::uint32_t t) {
+        auto& lists = shortlists_[node];
+        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
+        n_shortlists_ += 1;
+        return lists.insert(it, mt_detail::Shortlist{t, {}})->ids;
+    }
+    void erase_shortlist(std::uint32_t node, std::uint32_t t) {
+        auto& lists = shortlists_[node];
+        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
+        lists.erase(it);
+        n_shortlists_ -= 1;
+    }
+
+    // Adds the pair (v, t) to the shortlist of t on v's path; creates one at the first node whose
+    // filter rules t out (nothing of t can be below it) or at the leaf.
+    void insert_pair(std::uint32_t v, std::uint32_t t) {
+        const Path path = path_to(leaves_[v]);
+        const TenantHash hash(t);
+        for (int i = 0; i < path.length; ++i) {
+            const std::uint32_t node = path.nodes[i];
+            if (auto* ids = find_ids(node, t)) {
+                ids->push_back(v);
+                if (nodes_[node].n_children > 0 && static_cast<index_t>(ids->size()) > options_.split_threshold) split(node, t);
+                return;
+            }
+            if (!filters_[node].contains(hash) || i + 1 == path.length) {
+                create_shortlist(node, t).push_back(v);
+                add_to_filter(node, t, hash);
+                return;
+            }
+        }
+    }
+
+    // Pushes t's shortlist at an internal node one level down, then splits children that overflow.
+    void split(std::uint32_t node, std::uint32_t t) {
+        std::vector<std::uint32_t> ids = std::move(*find_ids(node, t));
+        erase_shortlist(node, t);  // the node's filter keeps t: it is now above t's shortlists
+        const TenantHash hash(t);
+        for (std::uint32_t v : ids) {
+            const std::uint32_t child = child_toward(node, leaves_[v]);
+            auto* child_ids = find_ids(child, t);
+            if (!child_ids) {
+                child_ids = &create_shortlist(child, t);
+                add_to_filter(child, t, hash);
+            }
+            child_ids->push_back(v);
+        }
+        const Node& n = nodes_[node];
+        for (std::uint32_t child = n.first_child; child < n.first_child + n.n_children; ++child) {
+            const auto* child_ids = find_ids(child, t);
+            if (child_ids && nodes_[child].n_children > 0 && static_cast<index_t>(child_ids->size()) > options_.split_threshold)
+                split(child, t);
+        }
+    }
+
+    // Removes the pair (v, t) from the one shortlist that holds it, then merges upwards.
+    void erase_pair(std::uint32_t v, std::uint32_t t) {
+        const Path path = path_to(leaves_[v]);
+        for (int i = 0; i < path.length; ++i) {
+            const std::uint32_t node = path.nodes[i];
+            auto* ids = find_ids(node, t);
+            if (!ids) continue;
+            auto it = std::find(ids->begin(), ids->end(), v);
+            if (it == ids->end()) break;
+            ids->erase(it);  // keeps the order: scans (and so results at a budget) stay reproducible
+            if (ids->empty()) {
+                erase_shortlist(node, t);
+                stale_filter_entries_ += 1;
+            }
+            if (node != 0) merge_upwards(nodes_[node].parent, t);
+            return;
+        }
+        throw InvariantViolation("access pair not found in any shortlist on its path");
+    }
+
+    // Folds the children's shortlists of t into `node` while they hold at most half the split
+    // threshold together (the hysteresis avoids split/merge thrashing). A child without a
+    // shortlist counts as empty only if its filter proves t absent below it.
+    void merge_upwards(std::uint32_t node, std::uint32_t t) {
+        const TenantHash hash(t);
+        const index_t limit = std::max<index_t>(1, options_.split_threshold / 2);
+        for (;;) {
+            const Node& n = nodes_[node];
+            index_t total = 0;
+            bool any = false;
+            for (std::uint32_t child = n.first_child; child < n.first_child + n.n_children; ++child) {
+                if (const auto* ids = find_ids(child, t)) {
+                    total += static_cast<index_t>(ids->size());
+                    any = true;
+                } else if (filters_[child].contains(hash)) {
+                    return;  // t may have shortlists deeper down
+                }
+            }
+            if (!any || total > limit) return;
+            std::vector<std::uint32_t> merged;
+            merged.reserve(static_cast<size_t>(total));
+            for (std::uint32_t child = n.first_child; child < n.first_child + n.n_children; ++child) {
+                if (auto* ids = find_ids(child, t)) {
+                    merged.insert(merged.end(), ids->begin(), ids->end());
+                    erase_shortlist(child, t);
+                    stale_filter_entries_ += 1;
+                }
+            }
+            create_shortlist(node, t) = std::move(merged);  // the node's filter already holds t
+            if (node == 0) return;
+            node = nodes_[node].parent;
+        }
+    }
+
+    // Nodes holding a shortlist of t, found by walking t's part of the tree through the filters.
+    void collect_shortlist_nodes(std::uint32_t t, std::vector<std::uint32_t>& out) const {
+        const TenantHash hash(t);
+        std::vector<std::uint32_t> stack{0};
+        while (!stack.empty()) {
+            const std::uint32_t node = stack.back();
+            stack.pop_back();
+            if (find_shortlist(node, t)) {
+                out.push_back(node);
+                continue;
+            }
+            if (!filters_[node].contains(hash)) continue;
+            const Node& n = nodes_[node];
+            for (std::uint32_t c = n.first_child + n.n_children; c-- > n.first_child;) stack.push_back(c);
+        }
+    }
+
+    // ---------------------------------------------------------------------------- filters
+
+    // Tenants with a shortlist at or below `node`, sorted, distinct.
+    std::vector<std::uint32_t> tenants_below(std::uint32_t node) const {
+        std::vector<std::uint32_t> out, stack{node};
+        while (!stack.empty()) {
+            const std::uint32_t n = stack.back();
+            stack.pop_back();
+            for (const auto& list : shortlists_[n]) out.push_back(list.tenant);
+            for (std::uint32_t c = 0; c < nodes_[n].n_children; ++c) stack.push_back(nodes_[n].first_child + c);
+        }
+        std::sort(out.begin(), out.end());
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+        return out;
+    }
+
+    void refill_filter(std::uint32_t node, const std::vector<std::uint32_t>& members) {
+        const auto capacity = std::max<std::uint32_t>(mt_detail::kMinFilterCapacity, static_cast<std::uint32_t>(2 * members.size()));
+        filters_[node].reset(members.empty() ? 0 : capacity, n_probes_);
+        for (std::uint32_t t : members) filters_[node].insert(TenantHash(t));
+    }
+
+    // Filters start empty and double (rebuilt exactly from the shortlists below) when full,
+    // which keeps each near its target false-positive rate whatever the node's tenant count.
+    void add_to_filter(std::uint32_t node, std::uint32_t t, const TenantHash& hash) {
+        BloomFilter& filter = filters_[node];
+        if (filter.contains(hash)) return;
+        if (!filter.full()) {
+            filter.insert(hash);
+            return;
+        }
+        std::vector<std::uint32_t> members = tenants_below(node);
+        if (!std::binary_search(members.begin(), members.end(), t)) members.insert(std::lower_bound(members.begin(), members.end(), t), t);
+        refill_filter(node, members);
+    }
+
+    // Filters are insert-only, so removals leave stale members (extra node visits, blocked
+    // merges). Once stale entries reach half the live shortlists, all filters are rebuilt
+    // exactly, bottom-up (children have larger ids than their parent).
+    void maybe_rebuild_filters() {
+        if (stale_filter_entries_ < 64 + n_shortlists_ / 2) return;
+        std::vector<std::vector<std::uint32_t>> below(nodes_.size());
+        for (std::uint32_t node = static_cast<std::uint32_t>(nodes_.size()); node-- > 0;) {
+            auto& members = below[node];
+            for (const auto& list : shortlists_[node]) members.push_back(list.tenant);
+            const Node& n = nodes_[node];
+            for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
+                members.insert(members.end(), below[c].begin(), below[c].end());
+                std::vector<std::uint32_t>().swap(below[c]);
+            }
+            std::sort(members.begin(), members.end());
+            members.erase(std::unique(members.begin(), members.end()), members.end());
+            refill_filter(node, members);
+        }
+        stale_filter_entries_ = 0;
+    }
+
+    // ----------------------------------------------------------------------------- search
+
+    void search_one(const float* query_in, std::uint32_t t, index_t k, index_t budget, mt_detail::SearchScratch& s,
+                    float* out_distances, std::int64_t* out_ids) const {
+        std::fill(out_distances, out_distances + k, std::numeric_limits<float>::infinity());
+        std::fill(out_ids, out_ids + k, std::int64_t(-1));
+        if (t == kNone) return;
+        const TenantHash hash(t);
+        if (!filters_[0].contains(hash)) return;
+        s.query.assign(static_cast<size_t>(stride_), 0.0f);
+        std::copy(query_in, query_in + options_.dim, s.query.begin());
+        if (options_.metric == IndexMetric::cosine) normalise(s.query.data());
+        const float* q = s.query.data();
+        s.top.reset(k);
+        s.frontier.clear();
+        s.frontier.emplace_back(0.0f, 0);
+        index_t scanned = 0;
+        while (!s.frontier.empty() && scanned < budget) {
+            std::pop_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
+            const std::uint32_t node = s.frontier.back().second;
+            s.frontier.pop_back();
+            if (const auto* list = find_shortlist(node, t)) {
+                scan(q, list->ids, s);
+                scanned += static_cast<index_t>(list->ids.size());
+                continue;
+            }
+            // Expand: only children whose filter admits t are worth a distance computation.
+            const Node& n = nodes_[node];
+            s.rows.clear();
+            s.row_nodes.clear();
+            for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
+                if (!filters_[c].contains(hash)) continue;
+                s.rows.push_back(centroid(c));
+                s.row_nodes.push_back(c);
+            }
+            const auto n_rows = static_cast<index_t>(s.rows.size());
+            s.sums.resize(s.rows.size());
+            if (options_.metric == IndexMetric::ip) {
+                mt_detail::row_sums<metric_ops::Dot<float>>(q, s.rows.data(), n_rows, stride_, s.sums.data());
+                for (float& sum : s.sums) sum = -sum;
+            } else {
+                mt_detail::row_sums<metric_ops::SquaredDiff<float>>(q, s.rows.data(), n_rows, stride_, s.sums.data());
+            }
+            for (index_t i = 0; i < n_rows; ++i) {
+                s.frontier.emplace_back(s.sums[static_cast<size_t>(i)], s.row_nodes[static_cast<size_t>(i)]);
+                std::push_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
+            }
+        }
+        s.top.write(out_distances, out_ids);
+    }
+
+    // Exact distances from the query to a shortlist's vectors, into the top-k.
+    void scan(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
+        constexpr size_t kBatch = 64;
+        s.rows.resize(kBatch);
+        s.sums.resize(kBatch);
+        for (size_t begin = 0; begin < ids.size(); begin += kBatch) {
+            const size_t count = std::min(kBatch, ids.size() - begin);
+            for (size_t i = 0; i < count; ++i) s.rows[i] = arena_.row(ids[begin + i]);
+            if (options_.metric == IndexMetric::l2)
+                mt_detail::row_sums<metric_ops::SquaredDiff<float>>(q, s.rows.data(), static_cast<index_t>(count), stride_, s.sums.data());
+            else
+                mt_detail::row_sums<metric_ops::Dot<float>>(q, s.rows.data(), static_cast<index_t>(count), stride_, s.sums.data());
+            for (size_t i = 0; i < count; ++i) {
+                float distance = s.sums[i];
+                if (options_.metric == IndexMetric::ip) distance = -distance;
+                else if (options_.metric == IndexMetric::cosine) distance = 1.0f - distance;
+                if (s.top.accepts(distance)) s.top.offer({distance, labels_[ids[begin + i]]});
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------- validation
+
+    // Structure of a loaded tree: children ranges in bounds, parent links and levels agree.
+    void check_tree() const {
+        const auto n_nodes = static_cast<std::uint64_t>(nodes_.size());
+        if (n_nodes == 0) return;
+        if (nodes_[0].parent != kNone || nodes_[0].level != 0) throw CorruptIndex("corrupt index: bad root");
+        std::uint64_t expected_next = 1;  // children are allocated level by level, in parent order
+        for (std::uint32_t i = 0; i < n_nodes; ++i) {
+            const Node& n = nodes_[i];
+            if (n.n_children == 0) continue;
+            if (n.first_child != expected_next || n.n_children > mt_detail::kMaxBranching ||
+                static_cast<std::uint64_t>(n.first_child) + n.n_children > n_nodes || n.level + 1 >= mt_detail::kMaxDepth)
+                throw CorruptIndex("corrupt index: bad tree structure");
+            expected_next += n.n_children;
+            for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c)
+                if (nodes_[c].parent != i || nodes_[c].level != n.level + 1) throw CorruptIndex("corrupt index: bad tree links");
+        }
+        if (expected_next != n_nodes) throw CorruptIndex("corrupt index: unreachable tree nodes");
+    }
+
+    void check_invariants_unlocked() const {
+        auto fail = [](const std::string& message) { throw InvariantViolation("index invariant violated: " + message); };
+        const auto n_slots = static_cast<std::uint32_t>(labels_.size());
+        const auto n_nodes = static_cast<std::uint32_t>(nodes_.size());
+        const auto n_tenants = static_cast<std::uint32_t>(tenants_.size());
+        if (owners_.size() != n_slots || leaves_.size() != n_slots || access_.size() != n_slots) fail("per-vector arrays differ in length");
+
+        // Vectors: id map, owners, access lists, tenant sizes.
+        std::vector<std::uint64_t> seen_by(n_tenants, 0);
+        index_t alive = 0;
+        for (std::uint32_t v = 0; v < n_slots; ++v) {
+            if (owners_[v] == kNone) {
+                if (!access_[v].empty()) fail("a free slot has an access list");
+                continue;
+            }
+            ++alive;
+            auto it = slot_of_.find(labels_[v]);
+            if (it == slot_of_.end() || it->second != v) fail("id map does not match vector " + std::to_string(labels_[v]));
+            if (leaves_[v] >= n_nodes || nodes_[leaves_[v]].n_children != 0) fail("vector is not at a leaf");
+            const auto& access = access_[v];
+            if (access.empty()) fail("vector " + std::to_string(labels_[v]) + " has no tenant");
+            for (size_t i = 0; i < access.size(); ++i) {
+                if (access[i] >= n_tenants || tenants_[access[i]].size == 0) fail("access list names an unknown tenant");
+                if (i > 0 && access[i - 1] >= access[i]) fail("access list not sorted and distinct");
+                seen_by[access[i]] += 1;
+            }
+            if (!std::binary_search(access.begin(), access.end(), owners_[v])) fail("owner cannot see its vector");
+        }
+        if (alive != n_vectors_ || static_cast<size_t>(alive) != slot_of_.size()) fail("vector counts disagree");
+        std::vector<char> is_free(n_slots, 0);
+        for (std::uint32_t v : free_slots_) {
+            if (v >= n_slots || owners_[v] != kNone || is_free[v]) fail("bad free slot list");
+            is_free[v] = 1;
+        }
+        if (free_slots_.size() + static_cast<size_t>(alive) != n_slots) fail("free slot list incomplete");
+        size_t live_tenants = 0;
+        std::vector<char> tenant_free(n_tenants, 0);
+        for (std::uint32_t t : free_tenants_) {
+            if (t >= n_tenants || tenants_[t].size != 0 || tenant_free[t]) fail("bad free tenant list");
+            tenant_free[t] = 1;
+        }
+        for (std::uint32_t t = 0; t < n_tenants; ++t) {
+            if (tenants_[t].size != seen_by[t]) fail("size of tenant " + std::to_string(tenants_[t].external) + " is wrong");
+            if (tenants_[t].size == 0) {
+                if (!tenant_free[t]) fail("an empty tenant record is not free");
+                continue;
+            }
+            ++live_tenants;
+            auto it = tenant_of_.find(tenants_[t].external);
+            if (it == tenant_of_.end() || it->second != t) fail("tenant map disagrees");
+        }
+        if (live_tenants != tenant_of_.size()) fail("tenant counts disagree");
+
+        // Shortlists: sizes, members, filters on the path (I2, I3), and counts per pair (I1).
+        size_t n_lists = 0;
+        std::vector<std::uint64_t> listed_for(n_tenants, 0);
+        for (std::uint32_t node = 0; node < n_nodes; ++node) {
+            n_lists += shortlists_[node].size();
+            for (const auto& list : shortlists_[node]) {
+                const std::uint32_t t = list.tenant;
+                if (t >= n_tenants || tenants_[t].size == 0) fail("shortlist of an unknown tenant");
+                if (list.ids.empty()) fail("empty shortlist");
+                if (nodes_[node].n_children > 0 && static_cast<index_t>(list.ids.size()) > options_.split_threshold)
+                    fail("shortlist over the split threshold at an internal node");
+                const TenantHash hash(t);
+                for (std::uint32_t a = node; a != kNone; a = nodes_[a].parent)
+                    if (!filters_[a].contains(hash)) fail("Bloom filter false negative");
+                for (std::uint32_t v : list.ids) {
+                    if (v >= n_slots || owners_[v] == kNone) fail("shortlist holds a deleted vector");
+                    if (!std::binary_search(access_[v].begin(), access_[v].end(), t)) fail("shortlist holds a vector its tenant cannot see");
+                    std::uint32_t a = leaves_[v];
+                    while (a != node && a != kNone) a = nodes_[a].parent;
+                    if (a != node) fail("shortlist holds a vector outside its subtree");
+                }
+                listed_for[t] += list.ids.size();
+            }
+        }
+        if (n_lists != n_shortlists_) fail("shortlist count is wrong");
+        for (std::uint32_t t = 0; t < n_tenants; ++t)
+            if (listed_for[t] != seen_by[t]) fail("tenant " + std::to_string(tenants_[t].external) + " has pairs listed twice or missing");
+        // Every pair is on exactly one shortlist of its path (with the counts above, nowhere else).
+        for (std::uint32_t v = 0; v < n_slots; ++v) {
+            if (owners_[v] == kNone) continue;
+            const Path path = path_to(leaves_[v]);
+            for (std::uint32_t t : access_[v]) {
+                int holders = 0, containing = 0;
+                for (int i = 0; i < path.length; ++i) {
+                    const auto* list = find_shortlist(path.nodes[i], t);
+                    if (!list) continue;
+                    ++holders;
+                    const auto n_found = std::count(list->ids.begin(), list->ids.end(), v);
+                    containing += static_cast<int>(n_found);
+                }
+                if (holders != 1 || containing != 1)
+                    fail("pair (" + std::to_string(labels_[v]) + ", " + std::to_string(tenants_[t].external) + ") is on " +
+                         std::to_string(containing) + " shortlists of its path");
+            }
+        }
+    }
+
+    IndexOptions options_;
+    index_t stride_ = 0;
+    int n_probes_ = 1;
+    bool trained_ = false;
+
+    // The tree: nodes level by level, each node's children consecutive; padded centroids.
+    std::vector<Node> nodes_;
+    mt_detail::AlignedFloats centroid_rows_;
+    std::vector<BloomFilter> filters_;
+    std::vector<std::vector<mt_detail::Shortlist>> shortlists_;  // per node, sorted by tenant
+    size_t n_shortlists_ = 0;
+    std::uint64_t stale_filter_entries_ = 0;
+
+    // Vectors, by internal slot.
+    mt_detail::VectorArena arena_;
+    std::vector<std::int64_t> labels_;
+    std::vector<std::uint32_t> owners_;  // kNone marks a free slot
+    std::vector<std::uint32_t> leaves_;
+    std::vector<std::vector<std::uint32_t>> access_;  // sorted internal tenant ids
+    std::vector<std::uint32_t> free_slots_;
+    std::unordered_map<std::int64_t, std::uint32_t> slot_of_;
+    index_t n_vectors_ = 0;
+
+    // Tenants, by internal id.
+    std::vector<mt_detail::TenantRecord> tenants_;
+    std::vector<std::uint32_t> free_tenants_;
+    std::unordered_map<std::int64_t, std::uint32_t> tenant_of_;
+
+    mutable std::shared_mutex mutex_;
+};
+
+}  // namespace vecclust
