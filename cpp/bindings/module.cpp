@@ -5,6 +5,7 @@ namespace vecclust_bindings {
 void bind_kmedoids(pybind11::module_& m);
 void bind_clara(pybind11::module_& m);
 void bind_kmeans(pybind11::module_& m);
+void bind_gmm(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     vecclust_bindings::bind_kmedoids(m);
     vecclust_bindings::bind_clara(m);
     vecclust_bindings::bind_kmeans(m);
+    vecclust_bindings::bind_gmm(m);
 }
