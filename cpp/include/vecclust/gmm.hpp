@@ -476,7 +476,9 @@ inline void inverse_transpose_lower(const double* lower, index_t d, double* uppe
 
 // precisions_cholesky from covariances, as scikit-learn defines it: for full covariances
 // C = L L^T, U = (L^-1)^T (so U U^T = C^-1); for diagonal ones 1 / sqrt(C). Throws
-// std::invalid_argument (scikit-learn's message) when a covariance is not positive definite.
+// std::invalid_argument (scikit-learn's message) when a covariance is not positive definite,
+// or when a variance is no larger than the resolution of doubles near its mean, (eps |mean|)^2:
+// such a component sits on repeated points, and only rounding decides the sign of its variance.
 //
 // The k factorisations are written out here rather than left to LAPACK: they cost O(k d^3)
 // against the O(n k d^2) of every pass over the points, and doing them in C++ keeps the whole EM
@@ -484,13 +486,19 @@ inline void inverse_transpose_lower(const double* lower, index_t d, double* uppe
 // per iteration, which for small data costs more than the pass itself.
 inline void compute_precisions_cholesky(MixtureParams& p) {
     const index_t k = p.k, d = p.d;
-    p.precisions_cholesky.assign(p.covariances.size(), 0.0);
-    if (p.type == CovarianceType::diag) {
-        for (size_t e = 0; e < p.covariances.size(); ++e) {
-            const double variance = p.covariances[e];
-            if (!(variance > 0.0) || !std::isfinite(variance)) throw std::invalid_argument(ill_defined_covariance_message());
-            p.precisions_cholesky[e] = 1.0 / std::sqrt(variance);
+    const bool full = p.type == CovarianceType::full;
+    for (index_t c = 0; c < k; ++c) {
+        for (index_t j = 0; j < d; ++j) {
+            const double variance = full ? p.covariances[static_cast<size_t>((c * d + j) * d + j)]
+                                         : p.covariances[static_cast<size_t>(c * d + j)];
+            const double resolution = std::numeric_limits<double>::epsilon() * std::abs(p.means[static_cast<size_t>(c * d + j)]);
+            if (!(variance > resolution * resolution) || !std::isfinite(variance))
+                throw std::invalid_argument(ill_defined_covariance_message());
         }
+    }
+    p.precisions_cholesky.assign(p.covariances.size(), 0.0);
+    if (!full) {
+        for (size_t e = 0; e < p.covariances.size(); ++e) p.precisions_cholesky[e] = 1.0 / std::sqrt(p.covariances[e]);
         return;
     }
     std::vector<double> lower(static_cast<size_t>(d * d));
