@@ -15,7 +15,9 @@
 #pragma once
 
 #include <algorithm>  // std::min, std::max, std::fill
-#include <cmath>      // std::exp, std::log, std::sqrt, std::isfinite
+#include <cmath>      // std::log, std::sqrt, std::isfinite
+#include <cstdint>    // std::uint64_t
+#include <cstring>    // std::memcpy
 #include <limits>     // std::numeric_limits
 #include <string>     // std::string
 #include <vector>     // std::vector
@@ -101,11 +103,26 @@ VECCLUST_MULTIVERSION inline void centre_tile(const double* tile, index_t d, con
 }
 
 // maha[p] = |diff_p U|^2 for an upper-triangular U: y_j = sum_{i <= j} diff_i U_ij, summed in
-// order of i; kLanes points at a time so the partial results stay in registers.
+// order of i. kLanes points at a time so the partial results stay in registers, and four
+// columns j at a time so each row of differences loaded serves four of them.
 VECCLUST_MULTIVERSION inline void mahalanobis_full(const double* diff, index_t d, const double* chol, double* maha) {
     for (index_t g = 0; g < kTile; g += kLanes) {
         double total[kLanes] = {};
-        for (index_t j = 0; j < d; ++j) {
+        index_t j = 0;
+        for (; j + 4 <= d; j += 4) {
+            double y[4][kLanes] = {};
+            for (index_t i = 0; i < j + 4; ++i) {
+                const double* row = diff + i * kTile + g;
+                for (index_t q = 0; q < 4; ++q) {
+                    if (i > j + q) continue;  // U is upper-triangular: column j + q stops at row j + q
+                    const double u = chol[i * d + j + q];
+                    for (index_t l = 0; l < kLanes; ++l) y[q][l] += row[l] * u;
+                }
+            }
+            for (index_t q = 0; q < 4; ++q)
+                for (index_t l = 0; l < kLanes; ++l) total[l] += y[q][l] * y[q][l];
+        }
+        for (; j < d; ++j) {
             double y[kLanes] = {};
             for (index_t i = 0; i <= j; ++i) {
                 const double u = chol[i * d + j];
@@ -118,46 +135,79 @@ VECCLUST_MULTIVERSION inline void mahalanobis_full(const double* diff, index_t d
     }
 }
 
-// maha[p] = sum_j (diff_pj u_j)^2 for diagonal precision Cholesky factors u.
-VECCLUST_MULTIVERSION inline void mahalanobis_diag(const double* diff, index_t d, const double* chol, double* maha) {
+// maha[p] = sum_j ((x_pj - mean_j) u_j)^2 for diagonal precision Cholesky factors u, straight
+// from the tile (centring on the fly saves a pass through memory).
+VECCLUST_MULTIVERSION inline void mahalanobis_diag(const double* tile, index_t d, const double* mean, const double* chol,
+                                                   double* maha) {
     for (index_t p = 0; p < kTile; ++p) maha[p] = 0.0;
     for (index_t j = 0; j < d; ++j) {
-        const double u = chol[j];
+        const double m = mean[j], u = chol[j];
         for (index_t p = 0; p < kTile; ++p) {
-            const double y = diff[j * kTile + p] * u;
+            const double y = (tile[j * kTile + p] - m) * u;
             maha[p] += y * y;
         }
     }
 }
 
-// sum_p a[p] * b[p] over a tile, in kLanes interleaved partial sums added pairwise at the end
-// (a fixed order, so the same on every thread and in every kernel variant).
-inline double tile_dot(const double* a, const double* b) {
-    double partial[kLanes] = {};
-    for (index_t g = 0; g < kTile; g += kLanes)
-        for (index_t l = 0; l < kLanes; ++l) partial[l] += a[g + l] * b[g + l];
-    return ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+// The kLanes partial sums of a sum over points, added pairwise: a fixed order, the same on every
+// thread and in every kernel variant.
+inline double fold(const double* lanes) {
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-// Adds one component's sums over a tile: sum r, sum r diff_i, sum r diff_i diff_j (upper
-// triangle row by row for full, the diagonal for diag). `weighted` is scratch.
-VECCLUST_MULTIVERSION inline void accumulate_tile(const double* diff, const double* resp, index_t d, CovarianceType type,
-                                                  bool second_moments, double* weighted, double* resp_sum,
-                                                  double* first, double* second) {
-    double ones[kTile];
-    for (index_t p = 0; p < kTile; ++p) ones[p] = 1.0;
-    *resp_sum += tile_dot(resp, ones);
+// lanes[l] += sum over the tile's points p = l (mod kLanes) of a[p] (b[p] if given).
+inline void add_to_lanes(const double* a, double* lanes) {
+    double partial[kLanes];
+    for (index_t l = 0; l < kLanes; ++l) partial[l] = lanes[l];
+    for (index_t g = 0; g < kTile; g += kLanes)
+        for (index_t l = 0; l < kLanes; ++l) partial[l] += a[g + l];
+    for (index_t l = 0; l < kLanes; ++l) lanes[l] = partial[l];
+}
+inline void add_products_to_lanes(const double* a, const double* b, double* lanes) {
+    double partial[kLanes];
+    for (index_t l = 0; l < kLanes; ++l) partial[l] = lanes[l];
+    for (index_t g = 0; g < kTile; g += kLanes)
+        for (index_t l = 0; l < kLanes; ++l) partial[l] += a[g + l] * b[g + l];
+    for (index_t l = 0; l < kLanes; ++l) lanes[l] = partial[l];
+}
+
+// The sums one component collects, each kept as kLanes partial sums: sum r, sum r diff_i
+// (d of them), then sum r diff_i diff_j (second_moment_size of them).
+inline index_t sums_per_component(CovarianceType type, index_t d) { return 1 + d + second_moment_size(type, d); }
+
+// Adds one component's sums over a tile to its lane partial sums (sums_per_component entries
+// of kLanes): sum r, sum r diff_i, sum r diff_i diff_j (the upper triangle row by row), where
+// diff = x - shift is given. `weighted` is scratch.
+VECCLUST_MULTIVERSION inline void accumulate_full(const double* diff, const double* resp, index_t d, bool second_moments,
+                                                  double* weighted, double* lanes) {
+    add_to_lanes(resp, lanes);
+    lanes += kLanes;
     for (index_t i = 0; i < d; ++i)
         for (index_t p = 0; p < kTile; ++p) weighted[i * kTile + p] = resp[p] * diff[i * kTile + p];
-    for (index_t i = 0; i < d; ++i) first[i] += tile_dot(weighted + i * kTile, ones);
+    for (index_t i = 0; i < d; ++i, lanes += kLanes) add_to_lanes(weighted + i * kTile, lanes);
     if (!second_moments) return;
-    if (type == CovarianceType::diag) {
-        for (index_t i = 0; i < d; ++i) second[i] += tile_dot(weighted + i * kTile, diff + i * kTile);
-        return;
-    }
-    index_t entry = 0;
     for (index_t i = 0; i < d; ++i)
-        for (index_t j = i; j < d; ++j) second[entry++] += tile_dot(weighted + i * kTile, diff + j * kTile);
+        for (index_t j = i; j < d; ++j, lanes += kLanes) add_products_to_lanes(weighted + i * kTile, diff + j * kTile, lanes);
+}
+
+// The same for diagonal covariances (sum r, sum r diff_i, sum r diff_i^2), centring the tile
+// on the fly.
+VECCLUST_MULTIVERSION inline void accumulate_diag(const double* tile, const double* shift, const double* resp, index_t d,
+                                                  bool second_moments, double* lanes) {
+    add_to_lanes(resp, lanes);
+    double* first = lanes + kLanes;
+    double* second = first + d * kLanes;
+    for (index_t i = 0; i < d; ++i, first += kLanes, second += kLanes) {
+        const double* row = tile + i * kTile;
+        const double s = shift[i];
+        double diff[kTile], weighted[kTile];
+        for (index_t p = 0; p < kTile; ++p) {
+            diff[p] = row[p] - s;
+            weighted[p] = resp[p] * diff[p];
+        }
+        add_to_lanes(weighted, first);
+        if (second_moments) add_products_to_lanes(weighted, diff, second);
+    }
 }
 
 // What the E-step needs of the parameters: log weight + log det(U) - d/2 log(2 pi) per component.
@@ -217,32 +267,94 @@ struct GivenResponsibilities {
     }
 };
 
+// exp(x) for x <= 0 in plain IEEE and integer operations, so that it vectorises across points
+// (libm's exp is a scalar call without -ffast-math, and was the largest cost of the E-step for
+// small d). Round x / ln 2 to n, reduce r = x - n ln 2 (ln 2 split in two for an exact product),
+// |r| <= ln(2) / 2, then the Taylor polynomial of degree 13 (remainder below 1e-17) times 2^n
+// built in the exponent bits: within 2 ulps of exp. Results below 2^-1022 (x < -708), negligible
+// as responsibilities, are flushed to zero; a NaN stays NaN.
+//
+// Comparisons are made on the bits (those of a non-positive double grow with its magnitude):
+// a floating-point select would not vectorise, as the compiler must assume comparisons can trap.
+inline double exp_non_positive(double x) {
+    constexpr double kLog2e = 1.4426950408889634, kLn2Hi = 0.693147180369123816490, kLn2Lo = 1.90821492927058770002e-10;
+    constexpr double kRound = 6755399441055744.0;             // 1.5 * 2^52: adding it rounds to an integer...
+    constexpr std::uint64_t kRoundBits = 0x4338000000000000;  // ...which then sits in the low bits
+    constexpr std::uint64_t kLowestBits = 0xC086200000000000;  // -708.0
+    std::uint64_t x_bits;
+    std::memcpy(&x_bits, &x, sizeof x_bits);
+    const bool underflows = x_bits > kLowestBits;  // x < -708 (or -inf)
+    const std::uint64_t clamped_bits = underflows ? kLowestBits : x_bits;
+    double clamped;
+    std::memcpy(&clamped, &clamped_bits, sizeof clamped);
+    const double shifted = clamped * kLog2e + kRound;
+    const double n = shifted - kRound;
+    const double r = (clamped - n * kLn2Hi) - n * kLn2Lo;
+    double p = 1.0 / 6227020800.0;  // 1/13!
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // 2^n: n + 1023 in the exponent field (n in [-1022, 0] after the clamp), with n read from
+    // the low bits of `shifted` (AVX2 cannot convert doubles to 64-bit integers)
+    std::uint64_t shifted_bits;
+    std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    const std::uint64_t scale_bits = (shifted_bits - kRoundBits + 1023) << 52;
+    double scale;
+    std::memcpy(&scale, &scale_bits, sizeof scale);
+    const double value = p * scale;
+    std::uint64_t value_bits;
+    std::memcpy(&value_bits, &value, sizeof value_bits);
+    value_bits &= underflows ? std::uint64_t(0) : ~std::uint64_t(0);
+    double result;
+    std::memcpy(&result, &value_bits, sizeof result);
+    return result;
+}
+
 // Log-sum-exp over the components of each point, and the responsibilities exp(wlp - lse).
 // Padding points (p >= count) get zero responsibility.
-inline void normalise_tile(const double* wlp, index_t k, index_t count, double* resp, double* log_norm) {
-    for (index_t p = 0; p < kTile; ++p) {
-        if (p >= count) {
-            for (index_t c = 0; c < k; ++c) resp[c * kTile + p] = 0.0;
-            log_norm[p] = 0.0;
-            continue;
+VECCLUST_MULTIVERSION inline void normalise_tile(const double* wlp, index_t k, index_t count, double* resp,
+                                                 double* log_norm) {
+    double top[kTile], sum[kTile];
+    for (index_t p = 0; p < kTile; ++p) top[p] = wlp[p], sum[p] = 0.0;
+    for (index_t c = 1; c < k; ++c)
+        for (index_t p = 0; p < kTile; ++p) {
+            const double value = wlp[c * kTile + p];
+            top[p] = value > top[p] ? value : top[p];
         }
-        double top = wlp[p];
-        for (index_t c = 1; c < k; ++c) top = std::max(top, wlp[c * kTile + p]);
-        double sum = 0.0;
-        for (index_t c = 0; c < k; ++c) sum += resp[c * kTile + p] = std::exp(wlp[c * kTile + p] - top);
-        const double inv = 1.0 / sum;
-        for (index_t c = 0; c < k; ++c) resp[c * kTile + p] *= inv;
-        log_norm[p] = top + std::log(sum);
+    for (index_t c = 0; c < k; ++c) {
+        for (index_t p = 0; p < kTile; ++p) {
+            const double e = exp_non_positive(wlp[c * kTile + p] - top[p]);
+            resp[c * kTile + p] = e;
+            sum[p] += e;
+        }
     }
+    double inverse[kTile];
+    for (index_t p = 0; p < kTile; ++p) inverse[p] = p < count ? 1.0 / sum[p] : 0.0;
+    for (index_t c = 0; c < k; ++c)
+        for (index_t p = 0; p < kTile; ++p) resp[c * kTile + p] *= inverse[p];
+    for (index_t p = 0; p < count; ++p) log_norm[p] = top[p] + std::log(sum[p]);
+    for (index_t p = count; p < kTile; ++p) log_norm[p] = 0.0;
 }
 
 // Per-thread buffers of one tile.
 struct TileScratch {
     std::vector<double> tile, diff, weighted, maha, wlp, resp, log_norm;
-    TileScratch(index_t k, index_t d)
+    std::vector<double> lanes;  // lane partial sums of one component, or of all (see MixturePasses)
+    TileScratch(index_t k, index_t d, index_t lane_sums)
         : tile(static_cast<size_t>(d * kTile)), diff(static_cast<size_t>(d * kTile)),
           weighted(static_cast<size_t>(d * kTile)), maha(static_cast<size_t>(kTile)),
-          wlp(static_cast<size_t>(k * kTile)), resp(static_cast<size_t>(k * kTile)), log_norm(static_cast<size_t>(kTile)) {}
+          wlp(static_cast<size_t>(k * kTile)), resp(static_cast<size_t>(k * kTile)), log_norm(static_cast<size_t>(kTile)),
+          lanes(static_cast<size_t>(lane_sums * kLanes)) {}
 };
 
 }  // namespace gmm_detail
@@ -262,7 +374,11 @@ class MixturePasses {
         const index_t n_tiles = (n + kTile - 1) / kTile;
         tiles_per_task_ = std::max<index_t>(16, (n_tiles + max_tasks - 1) / max_tasks);
         n_tasks_ = (n_tiles + tiles_per_task_ - 1) / tiles_per_task_;
-        for (int t = 0; t < pool.size(); ++t) scratch_.emplace_back(k, d);
+        // The lane partial sums are folded once per task when those of all components fit in
+        // 512 KiB per thread, otherwise after every tile (fixed by k, d and the type alone).
+        const index_t sums = gmm_detail::sums_per_component(type, d);
+        fold_per_task_ = k * sums * gmm_detail::kLanes * 8 <= (index_t(512) << 10);
+        for (int t = 0; t < pool.size(); ++t) scratch_.emplace_back(k, d, fold_per_task_ ? k * sums : sums);
     }
 
     // E-step with `model`, adding every point's responsibilities and moments around
@@ -307,10 +423,14 @@ class MixturePasses {
         using gmm_detail::kTile;
         const MixtureParams& p = model.params;
         for (index_t c = 0; c < k_; ++c) {
-            gmm_detail::centre_tile(s.tile.data(), d_, p.means.data() + c * d_, s.diff.data());
+            const double* mean = p.means.data() + c * d_;
             const double* chol = p.precisions_cholesky.data() + c * p.covariance_size();
-            if (type_ == CovarianceType::full) gmm_detail::mahalanobis_full(s.diff.data(), d_, chol, s.maha.data());
-            else gmm_detail::mahalanobis_diag(s.diff.data(), d_, chol, s.maha.data());
+            if (type_ == CovarianceType::full) {
+                gmm_detail::centre_tile(s.tile.data(), d_, mean, s.diff.data());
+                gmm_detail::mahalanobis_full(s.diff.data(), d_, chol, s.maha.data());
+            } else {
+                gmm_detail::mahalanobis_diag(s.tile.data(), d_, mean, chol, s.maha.data());
+            }
             const double constant = model.constant[static_cast<size_t>(c)];
             double* wlp = s.wlp.data() + c * kTile;
             for (index_t q = 0; q < kTile; ++q) wlp[q] = constant - 0.5 * s.maha[static_cast<size_t>(q)];
@@ -338,17 +458,26 @@ class MixturePasses {
             double log_likelihood = 0.0;
             const index_t first_point = task * tiles_per_task_ * kTile;
             const index_t last_point = std::min(n_, first_point + tiles_per_task_ * kTile);
+            const index_t per_component = gmm_detail::sums_per_component(type_, d_) * gmm_detail::kLanes;
+            std::fill(s.lanes.begin(), s.lanes.end(), 0.0);
             for (index_t begin = first_point; begin < last_point; begin += kTile) {
                 const index_t count = std::min(kTile, last_point - begin);
                 gmm_detail::load_tile(x_ + begin * d_, count, d_, s.tile.data());
                 log_likelihood += responsibilities(begin, count, s);
                 for (index_t c = 0; c < k_; ++c) {
-                    gmm_detail::centre_tile(s.tile.data(), d_, shifts + c * d_, s.diff.data());
-                    gmm_detail::accumulate_tile(s.diff.data(), s.resp.data() + c * kTile, d_, type_, second_moments,
-                                                s.weighted.data(), &sums.resp_sum[static_cast<size_t>(c)],
-                                                sums.first.data() + c * d_, sums.second.data() + c * sums.m);
+                    double* lanes = s.lanes.data() + (fold_per_task_ ? c * per_component : 0);
+                    const double* resp = s.resp.data() + c * kTile;
+                    if (type_ == CovarianceType::full) {
+                        gmm_detail::centre_tile(s.tile.data(), d_, shifts + c * d_, s.diff.data());
+                        gmm_detail::accumulate_full(s.diff.data(), resp, d_, second_moments, s.weighted.data(), lanes);
+                    } else {
+                        gmm_detail::accumulate_diag(s.tile.data(), shifts + c * d_, resp, d_, second_moments, lanes);
+                    }
+                    if (!fold_per_task_) fold_into(lanes, c, sums);
                 }
             }
+            if (fold_per_task_)
+                for (index_t c = 0; c < k_; ++c) fold_into(s.lanes.data() + c * per_component, c, sums);
             task_log_likelihood_[static_cast<size_t>(task)] = log_likelihood;
         });
         out = gmm_detail::Statistics(k_, d_, type_);
@@ -360,10 +489,21 @@ class MixturePasses {
         return total;
     }
 
+    // Adds component c's lane partial sums, folded, to `sums`, and clears them.
+    void fold_into(double* lanes, index_t c, gmm_detail::Statistics& sums) const {
+        using gmm_detail::kLanes;
+        sums.resp_sum[static_cast<size_t>(c)] += gmm_detail::fold(lanes);
+        for (index_t i = 0; i < d_; ++i) sums.first[static_cast<size_t>(c * d_ + i)] += gmm_detail::fold(lanes + (1 + i) * kLanes);
+        for (index_t e = 0; e < sums.m; ++e)
+            sums.second[static_cast<size_t>(c * sums.m + e)] += gmm_detail::fold(lanes + (1 + d_ + e) * kLanes);
+        std::fill(lanes, lanes + (1 + d_ + sums.m) * kLanes, 0.0);
+    }
+
     const T* x_;
     index_t n_, d_, k_;
     CovarianceType type_;
     ThreadPool& pool_;
+    bool fold_per_task_ = true;
     index_t tiles_per_task_ = 1, n_tasks_ = 0;
     std::vector<gmm_detail::TileScratch> scratch_;
     std::vector<gmm_detail::Statistics> task_sums_;
