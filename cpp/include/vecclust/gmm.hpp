@@ -10,8 +10,9 @@
 //
 // Points are processed in tiles of kTile points stored dimension by dimension, so that every
 // per-point loop vectorises across points without reordering any sum (no -ffast-math): a
-// point's values do not depend on its position in a tile. Sums over points are taken per
-// fixed task and combined in task order, so results are bit-identical for any thread count.
+// point's values do not depend on its position in a tile. Sums over points are kept as 8 lane
+// partial sums within a fixed task, folded in a fixed order, and the task sums combined in task
+// order, so results are bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>  // std::min, std::max, std::fill
@@ -75,7 +76,7 @@ inline const char* ill_defined_covariance_message() {
 namespace gmm_detail {
 
 constexpr index_t kTile = 64;   // points per tile
-constexpr index_t kLanes = 8;   // partial sums per dot product over a tile's points
+constexpr index_t kLanes = 8;   // partial sums per sum over points (point p goes to lane p mod 8)
 constexpr double kLog2Pi = 1.8378770664093453;  // log(2 pi)
 // When the shifted second moment of a feature exceeds the centred variance by this factor, the
 // centring subtracts numbers that large and the pass is redone around the new means.
@@ -103,26 +104,11 @@ VECCLUST_MULTIVERSION inline void centre_tile(const double* tile, index_t d, con
 }
 
 // maha[p] = |diff_p U|^2 for an upper-triangular U: y_j = sum_{i <= j} diff_i U_ij, summed in
-// order of i. kLanes points at a time so the partial results stay in registers, and four
-// columns j at a time so each row of differences loaded serves four of them.
+// order of i; kLanes points at a time so the partial results stay in registers.
 VECCLUST_MULTIVERSION inline void mahalanobis_full(const double* diff, index_t d, const double* chol, double* maha) {
     for (index_t g = 0; g < kTile; g += kLanes) {
         double total[kLanes] = {};
-        index_t j = 0;
-        for (; j + 4 <= d; j += 4) {
-            double y[4][kLanes] = {};
-            for (index_t i = 0; i < j + 4; ++i) {
-                const double* row = diff + i * kTile + g;
-                for (index_t q = 0; q < 4; ++q) {
-                    if (i > j + q) continue;  // U is upper-triangular: column j + q stops at row j + q
-                    const double u = chol[i * d + j + q];
-                    for (index_t l = 0; l < kLanes; ++l) y[q][l] += row[l] * u;
-                }
-            }
-            for (index_t q = 0; q < 4; ++q)
-                for (index_t l = 0; l < kLanes; ++l) total[l] += y[q][l] * y[q][l];
-        }
-        for (; j < d; ++j) {
+        for (index_t j = 0; j < d; ++j) {
             double y[kLanes] = {};
             for (index_t i = 0; i <= j; ++i) {
                 const double u = chol[i * d + j];
@@ -155,7 +141,7 @@ inline double fold(const double* lanes) {
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-// lanes[l] += sum over the tile's points p = l (mod kLanes) of a[p] (b[p] if given).
+// lanes[l] += sum of a[p] over the tile's points p = l (mod kLanes).
 inline void add_to_lanes(const double* a, double* lanes) {
     double partial[kLanes];
     for (index_t l = 0; l < kLanes; ++l) partial[l] = lanes[l];
@@ -163,6 +149,7 @@ inline void add_to_lanes(const double* a, double* lanes) {
         for (index_t l = 0; l < kLanes; ++l) partial[l] += a[g + l];
     for (index_t l = 0; l < kLanes; ++l) lanes[l] = partial[l];
 }
+// lanes[l] += sum of a[p] * b[p] over the tile's points p = l (mod kLanes).
 inline void add_products_to_lanes(const double* a, const double* b, double* lanes) {
     double partial[kLanes];
     for (index_t l = 0; l < kLanes; ++l) partial[l] = lanes[l];
@@ -369,14 +356,14 @@ class MixturePasses {
         using gmm_detail::kTile;
         // Tasks of 16 or more tiles; fewer, larger tasks when the per-task sums would take much
         // memory. Depends on n, k and d only, never on the thread count.
-        const index_t sums_bytes = k * (1 + d + gmm_detail::second_moment_size(type, d)) * 8;
+        const index_t sums = gmm_detail::sums_per_component(type, d);
+        const index_t sums_bytes = k * sums * 8;
         const index_t max_tasks = std::max<index_t>(16, std::min<index_t>(1024, (index_t(64) << 20) / sums_bytes));
         const index_t n_tiles = (n + kTile - 1) / kTile;
         tiles_per_task_ = std::max<index_t>(16, (n_tiles + max_tasks - 1) / max_tasks);
         n_tasks_ = (n_tiles + tiles_per_task_ - 1) / tiles_per_task_;
         // The lane partial sums are folded once per task when those of all components fit in
         // 512 KiB per thread, otherwise after every tile (fixed by k, d and the type alone).
-        const index_t sums = gmm_detail::sums_per_component(type, d);
         fold_per_task_ = k * sums * gmm_detail::kLanes * 8 <= (index_t(512) << 10);
         for (int t = 0; t < pool.size(); ++t) scratch_.emplace_back(k, d, fold_per_task_ ? k * sums : sums);
     }
