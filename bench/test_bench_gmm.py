@@ -77,7 +77,7 @@ def test_gmm(benchmark, bench_data, n, d, k, dtype, covariance_type, threads, li
                                 speedup_bar=SPEEDUP_BAR, same_rtol=SAME_LOG_LIKELIHOOD_RTOL)
     with thread_limit(threads):
         own = benchmark.pedantic(run, args=(library, threads, X, k, covariance_type, start),
-                                 rounds=3 if n >= 50_000 else 5, iterations=1)
+                                 rounds=3 if n >= 50_000 else 15, iterations=1)
     key = ("gmm", n, d, k, dtype, covariance_type, threads)
     bench_data.store(key + (library,), own)
     other = "sklearn" if library == "vecclust" else "vecclust"

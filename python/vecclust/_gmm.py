@@ -155,7 +155,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     verbose : int, default=0
         If > 0, print each initialisation and each EM iteration's lower bound and change.
     n_threads : int or None
-        Threads to use; None means all CPUs. Results do not depend on it.
+        Threads to use at most (None: all CPUs); small data uses fewer (one per 4096 samples),
+        as waking threads would cost more than they save. Results do not depend on it.
 
     Attributes
     ----------
