@@ -695,5 +695,10 @@ def test_fit_em_api_and_the_estimator_agree():
         gm.lower_bound_, gm.lower_bounds_, gm.n_iter_, gm.converged_)
     log_prob_norm, log_resp = log_responsibilities(X, result, n_threads=1)
     np.testing.assert_array_equal(log_prob_norm, gm.score_samples(X))
+    unchanged = fit_em(X, weights, means, cholesky_of_precisions(precisions, "full"), covariance_type="full",
+                       reg_covar=1e-6, tol=1e-3, max_iter=0, n_threads=1)
+    np.testing.assert_array_equal(unchanged.means, means)
+    np.testing.assert_allclose(unchanged.covariances, np.linalg.inv(precisions), rtol=1e-10)
+    assert (unchanged.n_iter, unchanged.lower_bounds, unchanged.converged) == (0, [], False)
     np.testing.assert_array_equal(np.argmax(log_resp, axis=1), gm.predict(X))
     assert "GaussianMixture" in vecclust.__all__
