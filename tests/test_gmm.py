@@ -695,6 +695,10 @@ def test_fit_em_api_and_the_estimator_agree():
         gm.lower_bound_, gm.lower_bounds_, gm.n_iter_, gm.converged_)
     log_prob_norm, log_resp = log_responsibilities(X, result, n_threads=1)
     np.testing.assert_array_equal(log_prob_norm, gm.score_samples(X))
+    # a strided view is accepted (made contiguous), with the same result
+    strided = np.repeat(X, 2, axis=0)[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(log_responsibilities(strided, result)[1], log_resp)
     unchanged = fit_em(X, weights, means, cholesky_of_precisions(precisions, "full"), covariance_type="full",
                        reg_covar=1e-6, tol=1e-3, max_iter=0, n_threads=1)
     np.testing.assert_array_equal(unchanged.means, means)

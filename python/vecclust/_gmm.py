@@ -61,14 +61,14 @@ def fit_em(X, weights, means, precisions_cholesky, *, covariance_type, reg_covar
            previous_lower_bound=-np.inf, verbose=False) -> EMResult:
     """EM from the given parameters (precisions_cholesky as scikit-learn stores them).
 
-    X must be a validated C-contiguous float32 or float64 array; float32 is read as is and
-    accumulated in float64. Each iteration is an E-step followed by an M-step; lower_bounds[i] is
-    the mean log-likelihood of iteration i's E-step, so the returned parameters are one M-step
-    newer than lower_bound. EM stops once |lower_bound - previous| < tol, where the first
+    X must be a validated float32 or float64 array (made C-contiguous if it is not); float32 is
+    read as is and accumulated in float64. Each iteration is an E-step followed by an M-step;
+    lower_bounds[i] is the mean log-likelihood of iteration i's E-step, so the returned
+    parameters are one M-step newer than lower_bound. EM stops once |lower_bound - previous| < tol, where the first
     iteration compares against previous_lower_bound (-inf unless warm-starting).
     """
-    out = _core.gmm_em(X, _float64(weights), _float64(means), _float64(precisions_cholesky), covariance_type,
-                       float(reg_covar), float(tol), int(max_iter), float(previous_lower_bound),
+    out = _core.gmm_em(np.ascontiguousarray(X), _float64(weights), _float64(means), _float64(precisions_cholesky),
+                       covariance_type, float(reg_covar), float(tol), int(max_iter), float(previous_lower_bound),
                        effective_n_threads(n_threads), bool(verbose))
     covariances = out["covariances"]
     if out["n_iter"] == 0:  # no M-step ran: derive them from the given precisions
@@ -79,14 +79,14 @@ def fit_em(X, weights, means, precisions_cholesky, *, covariance_type, reg_covar
                     converged=bool(out["converged"]))
 
 
-def weighted_log_probabilities(X, params: EMResult, n_threads):
+def weighted_log_probabilities(X, params: EMResult, n_threads=None):
     """(log(weight_k) + log N(x | k) of shape (n, k), its log-sum-exp over k of shape (n,))."""
-    return _core.gmm_log_prob(X, _float64(params.weights), _float64(params.means),
+    return _core.gmm_log_prob(np.ascontiguousarray(X), _float64(params.weights), _float64(params.means),
                               _float64(params.precisions_cholesky), params.covariance_type,
                               effective_n_threads(n_threads))
 
 
-def log_responsibilities(X, params: EMResult, n_threads):
+def log_responsibilities(X, params: EMResult, n_threads=None):
     """(log p(x) per sample of shape (n,), log responsibilities of shape (n, k))."""
     weighted, log_prob_norm = weighted_log_probabilities(X, params, n_threads)
     with np.errstate(under="ignore"):
