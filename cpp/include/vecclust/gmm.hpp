@@ -609,8 +609,9 @@ inline void inverse_transpose_lower(const double* lower, index_t d, double* uppe
 //
 // The k factorisations are written out here rather than left to LAPACK: they cost O(k d^3)
 // against the O(n k d^2) of every pass over the points, and doing them in C++ keeps the whole EM
-// loop in one call without the GIL, instead of a round trip to Python (and a new thread pool)
-// per iteration, which for small data costs more than the pass itself.
+// loop in one call without the GIL. A round trip to numpy/scipy per iteration would cost more
+// than they do (measured at k=2, d=10: ~34 us for numpy's Cholesky and scipy's triangular
+// solves, 40% of a whole iteration on 2,000 points, ~88 us).
 inline void compute_precisions_cholesky(MixtureParams& p) {
     const index_t k = p.k, d = p.d;
     const bool full = p.type == CovarianceType::full;
