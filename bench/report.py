@@ -17,6 +17,9 @@ centres (median-time ratio sklearn / vecclust, inertia and iterations of both).
 
 From test_bench_ppp.py: PPP against the GMM-BIC sweep (median-time ratio GMM-BIC / PPP, k_hat,
 ARI) and PPP on a million points (time against the 60 s bar).
+
+From test_bench_gmm.py: Gaussian mixture EM, the median-time ratio scikit-learn / vecclust from
+the same initial parameters, both final lower bounds (mean log-likelihoods) and iteration counts.
 """
 
 from __future__ import annotations
@@ -261,13 +264,56 @@ def ppp_tables(data):
     return out
 
 
+def gmm_table(data):
+    entries = clara_entries(data, "gmm")
+    if not entries:
+        return []
+    groups = {}
+    for entry in entries:
+        info = entry[2]
+        key = (info["n"], info["n_features"], info["k"], info["covariance_type"], info["dtype"], str(info["threads"]))
+        groups.setdefault(key, {})[info["library"]] = entry
+    first = entries[0][2]
+    out = [
+        "### Gaussian mixture EM: vecclust.GaussianMixture vs scikit-learn (same initial parameters)",
+        "",
+        f"Ratio > 1: vecclust is faster. Same log-likelihood: final lower bounds within "
+        f"{first.get('same_rtol', 1e-6):g} relative. Bar: ratio >= {first.get('speedup_bar', 3.0):g} at the same "
+        "log-likelihood.",
+        "",
+        "| n | d | k | covariance | dtype | threads | sklearn median s (rounds) | vecclust median s (rounds) "
+        "| ratio sklearn / vecclust | iterations sklearn / vecclust | lower bound sklearn | lower bound vecclust "
+        "| rel. diff | bar met |",
+        "|---:|---:|---:|:---|:---|:---:|---:|---:|---:|:---:|---:|---:|---:|:---:|",
+    ]
+    order = {"full": 0, "diag": 1}
+    for key in sorted(groups, key=lambda t: (-t[0], t[1], -t[2], order.get(t[3], 9), t[4], THREAD_ORDER.get(t[5], 9))):
+        libs = groups[key]
+        sk, vc = libs.get("sklearn"), libs.get("vecclust")
+        info = (vc or sk)[2]
+        ratio = sk[0] / vc[0] if sk and vc and vc[0] > 0 else None
+        lb_sk = sk[2]["lower_bound"] if sk else info.get("lower_bound_sklearn")
+        lb_vc = vc[2]["lower_bound"] if vc else info.get("lower_bound_vecclust")
+        diff = (lb_sk - lb_vc) / abs(lb_vc) if lb_sk is not None and lb_vc else None
+        it_sk = sk[2]["n_iter"] if sk else info.get("n_iter_other")
+        it_vc = vc[2]["n_iter"] if vc else info.get("n_iter_other")
+        same = None if diff is None else abs(diff) <= info.get("same_rtol", 1e-6)
+        ok = None if ratio is None or same is None else ratio >= info.get("speedup_bar", 3.0) and same
+        out.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {key[5]} | {fmt_time(sk)} | {fmt_time(vc)} "
+            f"| {'—' if ratio is None else f'**{ratio:.2f}**'} | {it_sk} / {it_vc} "
+            f"| {'—' if lb_sk is None else f'{lb_sk:.12g}'} | {'—' if lb_vc is None else f'{lb_vc:.12g}'} "
+            f"| {'—' if diff is None else f'{diff:.1e}'} | {yes_no(ok)} |")
+    return out + [""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="the file written by pytest --benchmark-json")
     args = parser.parse_args(argv)
     data, rows = load(args.json)
     clara_lines = (clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
-                   + kmeans_table(data) + ppp_tables(data))
+                   + kmeans_table(data) + ppp_tables(data) + gmm_table(data))
     if not rows and not clara_lines:
         print(f"no vecclust benchmark results in {args.json}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import vecclust
 from strategies import euclidean_matrix, separated_blobs
-from vecclust import CLARA, CLARANS, KMeans, KMedoids
+from vecclust import CLARA, CLARANS, GaussianMixture, KMeans, KMedoids
 
 
 def _expected_failed_checks(estimator):
@@ -41,7 +41,7 @@ def _expected_failed_checks(estimator):
                 "CLARA estimator after it)."
             ),
         }
-    if estimator.init == "random":
+    if getattr(estimator, "init", None) == "random":
         return {
             "check_sample_weight_equivalence_on_dense_data": (
                 "init='random' draws sample indices, so repeating samples (more rows) changes which "
@@ -62,6 +62,8 @@ def _expected_failed_checks(estimator):
         CLARA(n_clusters=3, metric="manhattan", init="build"),
         CLARANS(n_clusters=3),
         KMeans(n_clusters=3),
+        GaussianMixture(),
+        GaussianMixture(n_components=2, covariance_type="diag", init_params="random_from_data"),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

@@ -7,6 +7,7 @@ void bind_clara(pybind11::module_& m);
 void bind_kmeans(pybind11::module_& m);
 void bind_ppp(pybind11::module_& m);
 void bind_index(pybind11::module_& m);
+void bind_gmm(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     vecclust_bindings::bind_kmeans(m);
     vecclust_bindings::bind_ppp(m);
     vecclust_bindings::bind_index(m);
+    vecclust_bindings::bind_gmm(m);
 }
