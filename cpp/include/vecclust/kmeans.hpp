@@ -629,7 +629,7 @@ class LloydRun {
 
     // Beyond this many candidate centres a point is scanned against all k with the tile kernel,
     // which computes a distance several times faster than the one-by-one kernel.
-    index_t elkan_scan_limit() const { return k_ / 4; }
+    index_t elkan_scan_limit() const { return std::max<index_t>(2, k_ / 16); }
 
     // Returns whether any cluster was empty.
     bool relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
