@@ -5,7 +5,7 @@ n = 100,000 x 32 float32 make_blobs(centers=100, random_state=0), k = 100, in tw
 the clusters overlap into one cloud: dozens of iterations). The initial centres are computed
 once per variant (vecclust's k-means++, seed 0) and given to both libraries as an array, with
 n_init=1 and the default tol (1e-4) and max_iter (300); vecclust runs its default algorithm
-(Hamerly), scikit-learn its default (Lloyd). threads="1": n_threads=1 for vecclust, and
+(Hamerly) and, as the row "vecclust-elkan", Elkan's; scikit-learn its default (Lloyd). threads="1": n_threads=1 for vecclust, and
 threadpoolctl limits scikit-learn's OpenMP and BLAS pools to one thread; threads="all": every
 CPU for both. Both fits' inertia_ and n_iter_ are recorded; the inertias must agree to rel
 1e-4 (the same algorithm from the same start; float32 rounding differs). The bar, reported by
@@ -29,7 +29,7 @@ KMEANS_FEATURES = 32
 KMEANS_CENTERS = 100
 KMEANS_K = 100
 KMEANS_VARIANTS = {"blobs": 1.0, "diffuse": 8.0}  # cluster_std of make_blobs
-KMEANS_LIBRARIES = ("vecclust", "sklearn")
+KMEANS_LIBRARIES = ("vecclust", "vecclust-elkan", "sklearn")
 KMEANS_ROUNDS = 3
 KMEANS_SPEEDUP_BAR = 1.0  # vecclust at least as fast as scikit-learn
 
@@ -55,8 +55,10 @@ def thread_limit(threads):
 
 
 def run(library, threads, X, init):
-    if library == "vecclust":
-        model = vecclust.KMeans(KMEANS_K, init=init, n_init=1, n_threads=1 if threads == "1" else None)
+    if library.startswith("vecclust"):
+        algorithm = "elkan" if library == "vecclust-elkan" else "hamerly"
+        model = vecclust.KMeans(KMEANS_K, init=init, n_init=1, algorithm=algorithm,
+                                n_threads=1 if threads == "1" else None)
     else:
         model = SklearnKMeans(KMEANS_K, init=init, n_init=1)
     return model.fit(X)
@@ -82,14 +84,20 @@ def test_kmeans(benchmark, bench_data, variant, threads, library):
     with thread_limit(threads):
         own = summary(benchmark.pedantic(run, setup=setup, rounds=KMEANS_ROUNDS, iterations=1))
     bench_data.store(("kmeans", library, variant, threads), own)
-    other = "sklearn" if library == "vecclust" else "vecclust"
+    results = {library: own}
+    for other in KMEANS_LIBRARIES:
+        if other == "vecclust-elkan" or other == library:
+            continue
 
-    def run_other():  # untimed, once per session
-        with thread_limit(threads):
-            return summary(run(other, threads, X, init.copy()))
+        def run_other(other=other):  # untimed, once per session
+            with thread_limit(threads):
+                return summary(run(other, threads, X, init.copy()))
 
-    ref = bench_data.result(("kmeans", other, variant, threads), run_other)
-    results = {library: own, other: ref}
+        results[other] = bench_data.result(("kmeans", other, variant, threads), run_other)
+    ref = results["sklearn" if library != "sklearn" else "vecclust"]
+    if library == "vecclust-elkan":  # the same result as the default algorithm, bit for bit
+        assert own["inertia"] == results["vecclust"]["inertia"] and own["n_iter"] == results["vecclust"]["n_iter"]
+        np.testing.assert_array_equal(own["labels"], results["vecclust"]["labels"])
     benchmark.extra_info.update(
         inertia=own["inertia"], n_iter=own["n_iter"],
         inertia_vecclust=results["vecclust"]["inertia"], inertia_sklearn=results["sklearn"]["inertia"],

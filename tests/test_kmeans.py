@@ -1,6 +1,6 @@
 """vecclust.KMeans: NumPy oracles, parity with scikit-learn's KMeans from the same initial
-centres, Lloyd == Hamerly, determinism, the Lloyd fixed point, the subsample mode, the command
-line and bad input."""
+centres, Lloyd == Hamerly == Elkan, determinism, the Lloyd fixed point, the subsample mode, the
+command line and bad input."""
 
 import tracemalloc
 import warnings
@@ -18,7 +18,8 @@ from strategies import separated_blobs
 from vecclust import KMeans
 from vecclust._cli import main as cli_main
 
-ALGORITHMS = ["lloyd", "hamerly"]
+ALGORITHMS = ["lloyd", "hamerly", "elkan"]
+BOUNDED = ["hamerly", "elkan"]
 DTYPES = [np.float64, np.float32]
 
 
@@ -139,15 +140,85 @@ def test_sklearn_kmeans_plus_plus_inertia_comparable(overlapping):
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_and_hamerly_agree(dtype, weighted):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_bounded_variants_agree_with_lloyd(algorithm, dtype, weighted):
     X, _ = make_blobs(5000, n_features=8, centers=30, cluster_std=3.0, random_state=2)
     X = X.astype(dtype)
     weights = np.random.default_rng(5).uniform(0.0, 2.0, size=len(X)).astype(dtype) if weighted else None
     for seed in range(2):
         lloyd = KMeans(25, algorithm="lloyd", random_state=seed).fit(X, sample_weight=weights)
-        hamerly = KMeans(25, algorithm="hamerly", random_state=seed).fit(X, sample_weight=weights)
+        bounded = KMeans(25, algorithm=algorithm, random_state=seed).fit(X, sample_weight=weights)
         assert lloyd.n_iter_ > 5
-        assert_identical(lloyd, hamerly)
+        assert_identical(lloyd, bounded)
+
+
+def elkan_datasets():
+    """Data on which Elkan's bounds are tested against Lloyd, from easy to hard."""
+    rng = np.random.default_rng(8)
+    diffuse, _ = make_blobs(4000, n_features=32, centers=40, cluster_std=8.0, random_state=3)
+    wide, _ = make_blobs(1500, n_features=200, centers=10, cluster_std=4.0, random_state=4)
+    return {
+        # overlapping clusters: most points stay near the bound, many centres are candidates
+        "diffuse": (diffuse.astype(np.float32), 60),
+        # a large offset: float32 distances lose digits, so rounding matters
+        "offset": ((diffuse[:2000] + 3e3).astype(np.float32), 30),
+        # many features: the rounding slack grows with d
+        "wide": (wide, 12),
+        # a grid of integers: many exactly tied distances, decided by the first centre index
+        "ties": (rng.integers(-3, 4, size=(3000, 3)).astype(np.float64), 20),
+        # uniform noise in 2-d, k close to the number of grid points the noise looks like
+        "uniform": (rng.uniform(size=(3000, 2)).astype(np.float32), 90),
+    }
+
+
+@pytest.mark.parametrize("name", ["diffuse", "offset", "wide", "ties", "uniform"])
+def test_elkan_equals_lloyd_bit_for_bit(name):
+    X, k = elkan_datasets()[name]
+    weights = np.random.default_rng(9).integers(0, 3, size=len(X)).astype(X.dtype)
+    for sample_weight, init in [(None, "k-means++"), (weights, "random")]:
+        params = dict(init=init, n_init=1, tol=0.0, random_state=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # ties: duplicated centres are possible
+            lloyd = KMeans(k, algorithm="lloyd", **params).fit(X, sample_weight=sample_weight)
+            elkan = KMeans(k, algorithm="elkan", **params).fit(X, sample_weight=sample_weight)
+        assert lloyd.n_iter_ > 3
+        assert_identical(lloyd, elkan)
+        assert elkan.inertia_ == pytest.approx(oracle_inertia(X, elkan.cluster_centers_, elkan.labels_, sample_weight),
+                                               rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elkan_equals_lloyd_with_empty_clusters(dtype, overlapping):
+    # Several centres far from the data: empty in the first assignment, then relocated onto
+    # the farthest points, which moves them a long way (their bounds must follow).
+    X = overlapping.astype(dtype)
+    init = X[[0, 100, 200, 300, 400, 500, 50]].copy()
+    init[[2, 4, 5]] = np.array([1e3, -1e3, 5e2])[:, None]
+    weights = np.random.default_rng(4).uniform(0.0, 3.0, size=len(X)).astype(dtype)
+    for sample_weight in (None, weights):
+        lloyd = KMeans(7, init=init, algorithm="lloyd", tol=0.0).fit(X, sample_weight=sample_weight)
+        elkan = KMeans(7, init=init, algorithm="elkan", tol=0.0).fit(X, sample_weight=sample_weight)
+        assert_identical(lloyd, elkan)
+        assert np.bincount(elkan.labels_, minlength=7).min() > 0
+
+
+@given(st.tuples(
+    arrays(np.float64, st.tuples(st.integers(2, 60), st.integers(1, 3)), elements=st.integers(-5, 5).map(float)),
+    st.integers(1, 8), st.booleans(), st.sampled_from(DTYPES), st.integers(0, 1000)))
+def test_bounded_variants_equal_lloyd_on_small_integer_data(problem):
+    # Small integer coordinates: duplicates, exact ties and empty clusters are common, and
+    # every variant must decide them exactly as Lloyd does.
+    X, k, weighted, dtype, seed = problem
+    assume(k <= len(X))
+    X = X.astype(dtype)
+    weights = np.random.default_rng(seed).integers(0, 3, size=len(X)).astype(dtype) if weighted else None
+    assume(weights is None or weights.any())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lloyd = KMeans(k, algorithm="lloyd", tol=0.0, random_state=seed).fit(X, sample_weight=weights)
+        for algorithm in BOUNDED:
+            assert_identical(lloyd, KMeans(k, algorithm=algorithm, tol=0.0, random_state=seed).fit(
+                X, sample_weight=weights))
 
 
 def test_float32_and_float64_agree_on_separated_data():
@@ -220,6 +291,18 @@ def test_same_result_for_any_thread_count(params, algorithm):
     assert one.n_iter_ > 3
     assert_identical(one, two)
     assert_identical(one, all_cpus)
+
+
+def test_elkan_same_result_for_any_thread_count():
+    # Diffuse data with many centres: points take every path of Elkan's pass (kept by the
+    # bounds, a few distances computed, a full scan).
+    X, _ = make_blobs(20_000, n_features=16, centers=60, cluster_std=6.0, random_state=5)
+    X = X.astype(np.float32)
+    fits = [KMeans(60, algorithm="elkan", random_state=2, n_threads=t).fit(X) for t in (1, 2, 3)]
+    assert fits[0].n_iter_ > 10
+    for other in fits[1:]:
+        assert_identical(fits[0], other)
+    assert_identical(fits[0], KMeans(60, algorithm="lloyd", random_state=2, n_threads=1).fit(X))
 
 
 @pytest.mark.parametrize("init", ["k-means++", "random"])
@@ -402,7 +485,7 @@ def test_bad_data_shape_or_type(data, message):
     ({"tol": -1e-3}, ValueError, "tol"),
     ({"tol": float("nan")}, ValueError, "tol"),
     ({"tol": "small"}, TypeError, "tol"),
-    ({"algorithm": "elkan"}, ValueError, "algorithm"),
+    ({"algorithm": "full"}, ValueError, "algorithm"),
     ({"max_fit_samples": 0}, ValueError, "max_fit_samples"),
     ({"max_fit_samples": 2}, ValueError, "max_fit_samples=2 must be >= n_clusters=3"),
     ({"max_fit_samples": 10.0}, TypeError, "max_fit_samples"),

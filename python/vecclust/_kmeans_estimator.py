@@ -1,4 +1,4 @@
-"""The KMeans estimator: scikit-learn's KMeans interface on the C++ Lloyd/Hamerly core."""
+"""The KMeans estimator: scikit-learn's KMeans interface on the C++ Lloyd/Hamerly/Elkan core."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _core
 from ._validation import check_choice, check_int, check_weights, effective_n_threads, native_byte_order, seed_from
 
-ALGORITHMS = ("lloyd", "hamerly")
+ALGORITHMS = ("lloyd", "hamerly", "elkan")
 KMEANS_INITS = ("k-means++", "random")
 RANDOM_INIT_RESTARTS = 10  # n_init="auto" with init="random", as in scikit-learn
 VARIANCE_BLOCK_VALUES = 1 << 16  # float64 values per block of the tolerance's variance pass
 
 
 class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator):
-    """k-means clustering (Lloyd's algorithm, or Hamerly's exact accelerated variant).
+    """k-means clustering (Lloyd's algorithm, or Hamerly's or Elkan's exact accelerated variant).
 
     The interface and the results follow scikit-learn's ``sklearn.cluster.KMeans``: from the
     same initial centres both reach the same labels, centres and number of iterations (same
@@ -51,9 +51,12 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         Print each iteration's label changes and centre shift.
     random_state : int, RandomState, Generator or None
         Seed for the initialisations and the `max_fit_samples` subsample.
-    algorithm : {"lloyd", "hamerly"}, default="hamerly"
-        Both give the same result; Hamerly keeps distance bounds per point and skips most
-        distance computations once the centres settle.
+    algorithm : {"lloyd", "hamerly", "elkan"}, default="hamerly"
+        All give the same result (labels, centres, inertia and iterations, bit for bit).
+        "hamerly" keeps two distance bounds per point and skips most distance computations
+        once the centres settle; "elkan" keeps a lower bound per point and centre (n_samples x
+        n_clusters values of the data's dtype) and the centre-to-centre distances, which skip
+        far more of them when the clusters overlap, at the cost of that memory.
     max_fit_samples : int or None, default=None
         If set and n_samples exceeds it, the centres are fitted on a random subsample of this
         many samples; then every sample is assigned to its nearest centre (``labels_`` and

@@ -1,7 +1,8 @@
-// k-means: greedy k-means++ seeding, Lloyd iterations and Hamerly's bounded variant (same
-// assignments, most distance computations skipped once centres settle), with scikit-learn's
-// empty-cluster relocation and convergence rule. Every pass over the points runs in fixed
-// chunks combined in chunk order, so results are bit-identical for any thread count.
+// k-means: greedy k-means++ seeding, Lloyd iterations and the bounded variants of Hamerly (one
+// lower bound per point) and Elkan (one per point and centre), which make the same assignments
+// while skipping most distance computations, with scikit-learn's empty-cluster relocation and
+// convergence rule. Every pass over the points runs in fixed chunks combined in chunk order, so
+// results are bit-identical for any thread count.
 #pragma once
 
 #include <algorithm>    // std::min, std::max, std::upper_bound
@@ -20,12 +21,13 @@
 
 namespace vecclust {
 
-enum class KMeansAlgorithm { lloyd, hamerly };
+enum class KMeansAlgorithm { lloyd, hamerly, elkan };
 
 inline KMeansAlgorithm parse_kmeans_algorithm(const std::string& name) {
     if (name == "lloyd") return KMeansAlgorithm::lloyd;
     if (name == "hamerly") return KMeansAlgorithm::hamerly;
-    throw std::invalid_argument("unknown k-means algorithm '" + name + "' (use 'lloyd' or 'hamerly')");
+    if (name == "elkan") return KMeansAlgorithm::elkan;
+    throw std::invalid_argument("unknown k-means algorithm '" + name + "' (use 'lloyd', 'hamerly' or 'elkan')");
 }
 
 struct KMeansOptions {
@@ -165,6 +167,80 @@ VECCLUST_MULTIVERSION void nearest_two(const T* dist, index_t k_padded, index_t&
     }
 }
 
+// Squared distances from `point` to the listed centres (row-major k x d): out[m] for centre
+// which[m]. Each is the sequential sum of squared_distance, so the bits agree with the tile
+// kernel; a group of independent sums runs side by side to hide the addition latency.
+template <class T>
+VECCLUST_MULTIVERSION void squared_distances_to(const T* point, const T* centers, index_t d, const index_t* which,
+                                                index_t count, T* out) {
+    constexpr index_t kGroup = 8;
+    for (index_t m0 = 0; m0 < count; m0 += kGroup) {
+        const T* rows[kGroup];
+        for (index_t l = 0; l < kGroup; ++l) rows[l] = centers + which[std::min(m0 + l, count - 1)] * d;  // short group: repeat
+        T acc[kGroup] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const T value = point[j];
+            for (index_t l = 0; l < kGroup; ++l) {
+                const T diff = value - rows[l][j];
+                acc[l] += diff * diff;
+            }
+        }
+        for (index_t l = 0; l < std::min(kGroup, count - m0); ++l) out[m0 + l] = acc[l];
+    }
+}
+
+// Elkan's test of every centre against a point's bounds: flags[c] = 1 for the centres that
+// neither their (drift-shifted) lower bound nor half their distance to the point's centre rules
+// out for a point whose nearest-centre distance is at most `reach`. Returns their number.
+// Branch-free and on lane-wide flags so that it vectorises.
+template <class T, class Flag = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>>
+VECCLUST_MULTIVERSION index_t flag_candidates(const T* __restrict lower, const T* __restrict half_gaps,
+                                              const T* __restrict drift, T reach, index_t k, Flag* __restrict flags) {
+    constexpr T kUp = T(1) + T(2) * std::numeric_limits<T>::epsilon();  // (a + b) * kUp >= the exact a + b
+    Flag count = 0;
+    for (index_t c = 0; c < k; ++c) {
+        const Flag open = static_cast<Flag>(!(lower[c] > (reach + drift[c]) * kUp) & !(half_gaps[c] > reach));
+        flags[c] = open;
+        count += open;
+    }
+    return static_cast<index_t>(count);
+}
+
+// Elkan's stored lower bounds from computed squared distances: out[c] is a T no larger than the
+// exact sqrt(squared[c]) * (1 - margin) + drift[c], where shrink <= (1 - margin)(1 + eps / 2)
+// and drift_below[c] <= drift[c]: the four roundings of at most eps / 2 each are outweighed by
+// the final factor 1 - 4 eps.
+template <class T>
+VECCLUST_MULTIVERSION void lower_bounds_from(const T* __restrict squared, const T* __restrict drift_below, index_t k,
+                                             T shrink, T* __restrict out) {
+    constexpr T kDown = T(1) - T(4) * std::numeric_limits<T>::epsilon();
+    for (index_t c = 0; c < k; ++c) out[c] = (std::sqrt(squared[c]) * shrink + drift_below[c]) * kDown;
+}
+
+// Rounding-safe bounds for Elkan's algorithm. A distance computed as above (d squared
+// differences summed in T, then a square root) is within a relative (d + 2) eps / 4 of the
+// exact one; `margin` = (d + 8) eps covers that with room to spare, so sqrt(computed) * (1 +
+// margin) is a true upper bound of the exact distance and * (1 - margin) a true lower bound.
+// The helpers round every derived quantity in the safe direction, so a pruned centre is
+// provably farther than the kept one and the labels equal Lloyd's exactly.
+template <class T>
+struct SafeBounds {
+    static constexpr double kEps = std::numeric_limits<T>::epsilon();
+    static constexpr double kDoubleEps = std::numeric_limits<double>::epsilon();
+    double margin;
+    double slack;  // a pruned centre's bound must exceed the upper bound by this factor
+
+    explicit SafeBounds(index_t d) : margin(static_cast<double>(d + 8) * kEps), slack(1.0 + 2.0 * margin) {}
+
+    // For v >= 0: a T no larger (smaller) than v.
+    static T below(double v) { return static_cast<T>(v * (1.0 - 4.0 * kEps)); }
+    static T above(double v) { return static_cast<T>(v * (1.0 + 4.0 * kEps)); }
+    // At least a + b, for a, b >= 0.
+    static double sum_above(double a, double b) { return (a + b) * (1.0 + 2.0 * kDoubleEps); }
+    double upper(T squared) const { return std::sqrt(static_cast<double>(squared)) * (1.0 + margin); }
+    double lower(T squared) const { return std::sqrt(static_cast<double>(squared)) * (1.0 - margin); }
+};
+
 }  // namespace kmeans_detail
 
 // The centres transposed and padded for distances_to_centers.
@@ -288,19 +364,23 @@ std::vector<T> kmeans_plusplus(const T* x, index_t n, index_t d, const T* weight
 
 namespace kmeans_detail {
 
-// One k-means run's state: assignment with optional Hamerly bounds, and per-chunk partial sums
-// for the centre update.
+// One k-means run's state: assignment with optional Hamerly or Elkan bounds, and per-chunk
+// partial sums for the centre update.
 template <class T>
 class LloydRun {
   public:
-    LloydRun(const T* x, index_t n, index_t d, const T* weights, index_t k, bool bounded, ThreadPool& pool)
-        : x_(x), n_(n), d_(d), k_(k), weights_(weights), bounded_(bounded), pool_(pool),
-          n_chunks_((n + kChunk - 1) / kChunk), labels_(static_cast<size_t>(n), 0),
+    LloydRun(const T* x, index_t n, index_t d, const T* weights, index_t k, KMeansAlgorithm algorithm, ThreadPool& pool)
+        : x_(x), n_(n), d_(d), k_(k), weights_(weights), bounds_(k > 1 ? algorithm : KMeansAlgorithm::lloyd),
+          pool_(pool), n_chunks_((n + kChunk - 1) / kChunk), labels_(static_cast<size_t>(n), 0),
           chunk_sums_(static_cast<size_t>(n_chunks_ * k * d)), chunk_weights_(static_cast<size_t>(n_chunks_ * k)),
-          chunk_changed_(static_cast<size_t>(n_chunks_)) {
-        if (bounded_) {
-            upper_.assign(static_cast<size_t>(n), 0.0);
-            lower_.assign(static_cast<size_t>(n), 0.0);
+          chunk_changed_(static_cast<size_t>(n_chunks_)), safe_(d) {
+        if (bounds_ != KMeansAlgorithm::lloyd) upper_.assign(static_cast<size_t>(n), 0.0);
+        if (bounds_ == KMeansAlgorithm::hamerly) lower_.assign(static_cast<size_t>(n), 0.0);
+        if (bounds_ == KMeansAlgorithm::elkan) {
+            lower_rows_.assign(static_cast<size_t>(n * k), T(0));
+            drift_.assign(static_cast<size_t>(k), 0.0);
+            drift_above_.assign(static_cast<size_t>(k), T(0));
+            drift_below_.assign(static_cast<size_t>(k), T(0));
         }
     }
 
@@ -308,7 +388,7 @@ class LloydRun {
     // Returns the number of points whose label changed (all of them on the first call).
     index_t assign(const std::vector<T>& centers, bool first) {
         const CenterTable<T> table(centers.data(), k_, d_);
-        const bool use_bounds = bounded_ && !first;
+        const bool use_bounds = bounds_ != KMeansAlgorithm::lloyd && !first;
         if (use_bounds) prepare_bounds(centers);
         pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t chunk) {
             double* sums = chunk_sums_.data() + chunk * k_ * d_;
@@ -319,9 +399,13 @@ class LloydRun {
             // tile of points at a time; the sums are then accumulated in point order.
             std::vector<index_t> new_labels(static_cast<size_t>(end - begin)), to_scan;
             to_scan.reserve(static_cast<size_t>(end - begin));
+            ElkanScratch scratch;
             for (index_t i = begin; i < end; ++i) {
-                if (use_bounds && bounds_keep_label(i, centers)) new_labels[static_cast<size_t>(i - begin)] = labels_[static_cast<size_t>(i)];
-                else to_scan.push_back(i);
+                index_t& label = new_labels[static_cast<size_t>(i - begin)];
+                label = labels_[static_cast<size_t>(i)];
+                const bool settled = use_bounds && (bounds_ == KMeansAlgorithm::hamerly ? bounds_keep_label(i, centers)
+                                                                                         : elkan_settles(i, centers, label, scratch));
+                if (!settled) to_scan.push_back(i);
             }
             scan_labels(to_scan, table, new_labels.data() - begin);
             index_t changed = 0;
@@ -366,6 +450,7 @@ class LloydRun {
             shifts_[static_cast<size_t>(c)] = std::sqrt(shift);
             total_shift += shift;
         }
+        if (bounds_ == KMeansAlgorithm::elkan) advance_drift();
         return total_shift;
     }
 
@@ -392,8 +477,8 @@ class LloydRun {
     double weight(index_t i) const { return weights_ ? static_cast<double>(weights_[i]) : 1.0; }
 
     // Labels the points `points` (ascending) by their distances to every centre: label_of[i]
-    // for point i. With bounds, also resets the point's bounds to the nearest and second
-    // nearest distances.
+    // for point i. With bounds, also resets the point's bounds: Hamerly's to the nearest and
+    // second nearest distances, Elkan's to every distance.
     void scan_labels(const std::vector<index_t>& points, const CenterTable<T>& table, index_t* label_of) {
         constexpr int kPoints = kTilePoints<T>;
         const index_t padded = table.padded(), count = static_cast<index_t>(points.size());
@@ -411,9 +496,12 @@ class LloydRun {
                 nearest_two(row, padded, best, second);
                 const index_t i = points[static_cast<size_t>(t + p)];
                 label_of[i] = best;
-                if (bounded_) {
+                if (bounds_ == KMeansAlgorithm::hamerly) {
                     upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(row[best]));
                     lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(second));
+                } else if (bounds_ == KMeansAlgorithm::elkan) {
+                    upper_[static_cast<size_t>(i)] = safe_.upper(row[best]);
+                    lower_bounds_from(row, drift_below_.data(), k_, shrink_, lower_rows_.data() + i * k_);
                 }
             }
         }
@@ -434,13 +522,21 @@ class LloydRun {
     }
 
     // Per-iteration quantities of the bounds: half the distance from each centre to its
-    // nearest other centre, and the largest centre moves.
+    // nearest other centre (Elkan: to every other centre, rounded down), and the largest
+    // centre moves.
     void prepare_bounds(const std::vector<T>& centers) {
         half_gap_.assign(static_cast<size_t>(k_), kInf);
+        const bool elkan = bounds_ == KMeansAlgorithm::elkan;
+        if (elkan) half_gaps_.assign(static_cast<size_t>(k_ * k_), std::numeric_limits<T>::infinity());
         for (index_t a = 0; a < k_; ++a)
             for (index_t b = a + 1; b < k_; ++b) {
-                const double half = 0.5 * std::sqrt(static_cast<double>(squared_distance(
-                                               &centers[static_cast<size_t>(a * d_)], &centers[static_cast<size_t>(b * d_)], d_)));
+                const T squared = squared_distance(&centers[static_cast<size_t>(a * d_)], &centers[static_cast<size_t>(b * d_)], d_);
+                double half = 0.5 * std::sqrt(static_cast<double>(squared));
+                if (elkan) {
+                    const T safe_half = SafeBounds<T>::below(0.5 * safe_.lower(squared));
+                    half_gaps_[static_cast<size_t>(a * k_ + b)] = half_gaps_[static_cast<size_t>(b * k_ + a)] = safe_half;
+                    half = static_cast<double>(safe_half);
+                }
                 half_gap_[static_cast<size_t>(a)] = std::min(half_gap_[static_cast<size_t>(a)], half);
                 half_gap_[static_cast<size_t>(b)] = std::min(half_gap_[static_cast<size_t>(b)], half);
             }
@@ -453,6 +549,87 @@ class LloydRun {
         }
         slack_ = 1.0 + 4.0 * static_cast<double>(d_ + 2) * std::numeric_limits<T>::epsilon();
     }
+
+    // Elkan's lower bounds are stored shifted by drift_, each centre's summed (rounded up) moves
+    // since the start: lower_rows_[i * k + c] - drift_[c] bounds the distance from point i to
+    // centre c from below, so a centre's move loosens all its bounds at once without touching
+    // n x k memory.
+    void advance_drift() {
+        for (index_t c = 0; c < k_; ++c) {
+            const auto s = static_cast<size_t>(c);
+            drift_[s] = SafeBounds<T>::sum_above(drift_[s], shifts_[s] * (1.0 + safe_.margin));
+            drift_above_[s] = SafeBounds<T>::above(drift_[s]);
+            drift_below_[s] = SafeBounds<T>::below(drift_[s]);
+        }
+    }
+
+    // The stored form of a lower bound on the distance to centre c, from its computed square.
+    T lower_bound(T squared, index_t c) const {
+        T out;
+        lower_bounds_from(&squared, &drift_below_[static_cast<size_t>(c)], 1, shrink_, &out);
+        return out;
+    }
+
+    using Flag = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+    struct ElkanScratch {
+        std::vector<Flag> flags;
+        std::vector<index_t> candidates;
+        std::vector<T> squared;
+    };
+
+    // Elkan: loosens the point's upper bound by its centre's move, then tests every centre
+    // against its bounds; the distances the bounds cannot settle are computed (after the own
+    // centre's, which tightens the upper bound). Returns false when so many centres remain
+    // that a full scan is cheaper; otherwise `label` is the nearest centre (first on ties).
+    bool elkan_settles(index_t i, const std::vector<T>& centers, index_t& label, ElkanScratch& scratch) {
+        const auto s = static_cast<size_t>(i);
+        const index_t own = label;
+        double upper = SafeBounds<T>::sum_above(upper_[s], shifts_[static_cast<size_t>(own)] * (1.0 + safe_.margin));
+        upper_[s] = upper;
+        T reach = SafeBounds<T>::above(upper * safe_.slack);
+        if (static_cast<double>(reach) < half_gap_[static_cast<size_t>(own)]) return true;
+        T* lower = lower_rows_.data() + i * k_;
+        const T* half_gaps = half_gaps_.data() + own * k_;
+        if (scratch.flags.empty()) {
+            scratch.flags.resize(static_cast<size_t>(k_));
+            scratch.candidates.resize(static_cast<size_t>(k_));
+            scratch.squared.resize(static_cast<size_t>(k_));
+        }
+        Flag* flags = scratch.flags.data();
+        if (flag_candidates(lower, half_gaps, drift_above_.data(), reach, k_, flags) == 0) return true;
+
+        const T* point = x_ + i * d_;
+        const T own_squared = squared_distance(point, &centers[static_cast<size_t>(own * d_)], d_);
+        upper = safe_.upper(own_squared);
+        upper_[s] = upper;
+        lower[own] = lower_bound(own_squared, own);
+        reach = SafeBounds<T>::above(upper * safe_.slack);
+        const index_t count = flag_candidates(lower, half_gaps, drift_above_.data(), reach, k_, flags);
+        if (count == 0) return true;
+        if (count > elkan_scan_limit()) return false;
+
+        index_t* candidates = scratch.candidates.data();
+        for (index_t c = 0, m = 0; c < k_; ++c) {  // branch-free compaction
+            candidates[m] = c;
+            m += flags[c];
+        }
+        squared_distances_to(point, centers.data(), d_, candidates, count, scratch.squared.data());
+        index_t best = own;
+        T best_squared = own_squared;
+        for (index_t m = 0; m < count; ++m) {
+            const index_t c = scratch.candidates[static_cast<size_t>(m)];
+            const T squared = scratch.squared[static_cast<size_t>(m)];
+            lower[c] = lower_bound(squared, c);
+            if (squared < best_squared || (squared == best_squared && c < best)) best = c, best_squared = squared;
+        }
+        if (best != own) upper_[s] = safe_.upper(best_squared);
+        label = best;
+        return true;
+    }
+
+    // Beyond this many candidate centres a point is scanned against all k with the tile kernel,
+    // which computes a distance several times faster than the one-by-one kernel.
+    index_t elkan_scan_limit() const { return std::max<index_t>(2, k_ / 16); }
 
     // Returns whether any cluster was empty.
     bool relocate_empty(std::vector<T>& centers, std::vector<double>& sums, std::vector<double>& weights) {
@@ -494,13 +671,18 @@ class LloydRun {
     const T* x_;
     index_t n_, d_, k_;
     const T* weights_;
-    bool bounded_;
+    KMeansAlgorithm bounds_;  // lloyd: none
     ThreadPool& pool_;
     index_t n_chunks_;
     std::vector<index_t> labels_;
     std::vector<double> chunk_sums_, chunk_weights_;
     std::vector<index_t> chunk_changed_;
     std::vector<double> upper_, lower_, half_gap_, shifts_;
+    SafeBounds<T> safe_;
+    // Elkan: n x k and k x k bounds, drift_ rounded up and down, and 1 - margin as a T.
+    std::vector<T> lower_rows_, half_gaps_, drift_above_, drift_below_;
+    T shrink_ = static_cast<T>(1.0 - safe_.margin);
+    std::vector<double> drift_;
     double max_shift_ = 0.0, second_max_shift_ = 0.0, slack_ = 1.0;
     index_t farthest_mover_ = -1;
     bool relocated_ = false;
@@ -517,7 +699,7 @@ KMeansResult<T> kmeans_fit(const T* x, index_t n, index_t d, const T* weights, s
                            const KMeansOptions& options, ThreadPool& pool) {
     require(k >= 1 && k <= n, "k-means needs 1 <= n_clusters <= n_samples");
     require(static_cast<index_t>(centers.size()) == k * d, "initial centres must be k x d");
-    kmeans_detail::LloydRun<T> run(x, n, d, weights, k, options.algorithm == KMeansAlgorithm::hamerly && k > 1, pool);
+    kmeans_detail::LloydRun<T> run(x, n, d, weights, k, options.algorithm, pool);
     KMeansResult<T> result;
     bool strict = false;
     for (index_t it = 0; it < options.max_iter; ++it) {
