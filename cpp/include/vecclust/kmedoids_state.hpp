@@ -37,7 +37,7 @@ class MedoidAssignment {
 
     // `weights` may be null (all ones). The table is allocated here, O(n k).
     MedoidAssignment(index_t n, index_t k, const T* weights)
-        : n_(n), k_(k), weights_(weights), near_i(n), near_d(n), seco_i(n), seco_d(n),
+        : near_i(n), near_d(n), seco_i(n), seco_d(n), n_(n), k_(k), weights_(weights),
           table_(static_cast<size_t>(n) * k) {}
 
     index_t n() const { return n_; }
