@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -201,6 +201,112 @@ def test_default_budget_recall_on_clustered_data():
             truth = visible[np.argsort(((X[visible] - q) ** 2).sum(axis=1), kind="stable")[:10]]
             recalls.append(len(set(found.tolist()) & set(truth.tolist())) / len(truth))
         assert np.mean(recalls) >= 0.95, (tenant, np.mean(recalls))
+
+
+# --------------------------------------------------------------------------------------------
+# Two-pass scans: a first pass reads the high 16 bits of each float and bounds the rest; the
+# results must be exactly those of the full float32 kernel
+# --------------------------------------------------------------------------------------------
+
+def kernel_distances(metric, rows, q):
+    """The index's float32 distance kernel, emulated: 16 lanes over the zero-padded row (a
+    multiple of 8), each a sequential float32 sum, then a pairwise reduction 8, 4, 2, 1."""
+    rows = np.asarray(rows, dtype=np.float32)
+    n, dim = rows.shape
+    stride = (dim + 7) // 8 * 8
+    x = np.zeros((n, stride), np.float32)
+    x[:, :dim] = rows
+    qp = np.zeros(stride, np.float32)
+    qp[:dim] = q
+
+    def term(block, qb):
+        if metric == "l2":
+            diff = qb - block
+            return diff * diff
+        return qb * block
+
+    acc = np.zeros((n, 16), np.float32)
+    j = 0
+    while j + 16 <= stride:
+        acc = acc + term(x[:, j:j + 16], qp[j:j + 16])
+        j += 16
+    if j < stride:
+        acc[:, :8] = acc[:, :8] + term(x[:, j:j + 8], qp[j:j + 8])
+    width = 8
+    while width:
+        acc[:, :width] = acc[:, :width] + acc[:, width:2 * width]
+        width //= 2
+    return acc[:, 0] if metric == "l2" else -acc[:, 0]
+
+
+def high_half_twins(rng, n, dim, n_bases=6):
+    """Vectors that share their high 16 bits in groups (they differ only in the low mantissa
+    bits), of mixed magnitudes, with some exact duplicates, zeros and subnormals."""
+    bases = rng.normal(size=(n_bases, dim)) * 10.0 ** rng.integers(-3, 4, size=(n_bases, 1))
+    bits = bases.astype(np.float32)[rng.integers(0, n_bases, n)].view(np.uint32)
+    bits = (bits & np.uint32(0xFFFF0000)) | rng.integers(0, 1 << 16, size=bits.shape).astype(np.uint32)
+    X = bits.view(np.float32).copy()
+    X[1] = X[0]  # an exact tie
+    X[2, 0] = 0.0
+    X[3, 0] = np.float32(1e-41)  # subnormal
+    return X
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), dim=st.sampled_from([1, 3, 8, 13, 16, 24, 40]))
+def test_two_pass_scan_is_bit_exact(metric, seed, dim):
+    rng = np.random.default_rng(seed)
+    n = 240
+    X = high_half_twins(rng, n, dim)
+    index = MultiTenantIndex(dim, metric=metric, branching_factor=4, split_threshold=16, random_state=seed,
+                             n_threads=1)
+    index.train(X)
+    owner = rng.integers(0, 3, n)
+    for t in range(3):
+        index.add(X[owner == t], np.flatnonzero(owner == t), t)
+    index.grant(np.flatnonzero(rng.random(n) < 0.3), 1)
+    # queries on, next to, and far from the twins
+    Q = np.concatenate([X[rng.integers(0, n, 4)], X[rng.integers(0, n, 3)] * np.float32(1.0001),
+                        rng.normal(size=(2, dim)).astype(np.float32)])
+    for t in range(3):
+        visible = np.array(sorted(index_visible(X, owner, index, t)), dtype=np.int64)
+        k = 7
+        D, I = index.search(Q, t, k=k, budget=UNLIMITED)
+        for q, d, i in zip(Q, D, I):
+            dist = kernel_distances(metric, X[visible], q)
+            order = np.lexsort((visible, dist))[:k]  # by distance, ties by id
+            np.testing.assert_array_equal(i, visible[order])
+            np.testing.assert_array_equal(d, dist[order])
+
+
+def index_visible(X, owner, index, t):
+    return [i for i in range(len(X)) if t in index._access(i)[0].tolist()]
+
+
+def test_stored_vectors_keep_every_bit():
+    """The vectors are stored split into 16-bit halves; saving writes back the exact floats."""
+    rng = np.random.default_rng(11)
+    X = high_half_twins(rng, 300, 5)
+    X[4] = -0.0
+    index = MultiTenantIndex(5, branching_factor=4, split_threshold=16, random_state=0, n_threads=1)
+    index.train(X)
+    index.add(X, np.arange(300), 0)
+    index.remove(np.arange(0, 300, 7))
+    again = X[2:5] * np.float32(2)
+    index.add(again, [1000, 1001, 1002], 1)  # reuses freed slots
+    blob = index._core.to_bytes()
+    for row in np.concatenate([X[np.arange(300) % 7 != 0], again]):
+        assert row.tobytes() in blob
+    D, I = index.search(again, 1, k=3, budget=UNLIMITED)
+    assert (D[:, 0] == 0).all() and I[:, 0].tolist() == [1000, 1001, 1002]
+
+
+def test_tree_description_parents():
+    index, model, X = build(n=600)
+    parents, centers = index._core.tree_description()
+    assert parents[0] == -1 and (parents[1:] >= 0).all() and (parents[1:] < np.arange(1, len(parents))).all()
+    assert centers.shape == (len(parents), X.shape[1])
 
 
 # --------------------------------------------------------------------------------------------

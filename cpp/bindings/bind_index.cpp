@@ -190,7 +190,8 @@ void bind_index(py::module_& m) {
                  const auto n = static_cast<py::ssize_t>(parents.size());
                  py::array_t<std::int64_t> parent_array(n);
                  for (py::ssize_t i = 0; i < n; ++i)
-                     parent_array.mutable_at(i) = parents[static_cast<size_t>(i)] == Index::kNone ? -1 : parents[static_cast<size_t>(i)];
+                     parent_array.mutable_at(i) =
+                         parents[static_cast<size_t>(i)] == Index::kNone ? std::int64_t(-1) : std::int64_t(parents[static_cast<size_t>(i)]);
                  auto center_array = new_matrix<float>(n, self.options().dim);
                  std::copy(centers.begin(), centers.end(), center_array.mutable_data());
                  return py::make_tuple(parent_array, center_array);

@@ -9,7 +9,10 @@
 // shortlists at or below a node. A search for tenant t walks t's part of the tree best-first by
 // centroid distance (pruning with the filters) and scans whole shortlists until `budget`
 // candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
-// vector t may not see.
+// vector t may not see. Vectors are stored as the high then the low 16 bits of their floats: a
+// scan first reads the high halves and skips, by a rigorous bound, the vectors that cannot
+// enter the top k, so it reads about half the bytes and still returns the exact top k of the
+// vectors it scanned.
 //
 // Invariants (checked by check_invariants()):
 //   I1 each access pair (v, t) is in exactly one shortlist, at a node on v's root-to-leaf path;
@@ -39,6 +42,10 @@
 #include <unordered_map>  // std::unordered_map
 #include <utility>        // std::pair
 #include <vector>         // std::vector
+
+#if defined(__linux__)
+#include <sys/mman.h>  // mmap, munmap, madvise
+#endif
 
 #include "vecclust/bloom_filter.hpp"
 #include "vecclust/index_io.hpp"
@@ -117,18 +124,24 @@ inline AlignedFloats aligned_zeros(size_t count) {
 }
 
 // Sum over a padded row in 16 independent lanes (vectorisable without reassociation), then a
-// fixed pairwise reduction: the same bits on every CPU and every clone.
-template <class Op>
-inline float lane_sum(const float* a, const float* b, index_t stride) {
+// fixed pairwise reduction: the same bits on every CPU and every clone. `row(j)` reads the
+// row's element j, whatever its storage.
+template <class Op, class Row>
+inline float lane_sum_with(const float* a, Row row, index_t stride) {
     float acc[16] = {};
     index_t j = 0;
     for (; j + 16 <= stride; j += 16)
-        for (int l = 0; l < 16; ++l) acc[l] = Op::step(acc[l], a[j + l], b[j + l]);
+        for (int l = 0; l < 16; ++l) acc[l] = Op::step(acc[l], a[j + l], row(j + l));
     if (j < stride)  // the stride is a multiple of 8: at most one half block is left
-        for (int l = 0; l < 8; ++l) acc[l] = Op::step(acc[l], a[j + l], b[j + l]);
+        for (int l = 0; l < 8; ++l) acc[l] = Op::step(acc[l], a[j + l], row(j + l));
     for (int width = 8; width > 0; width /= 2)
         for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
     return acc[0];
+}
+
+template <class Op>
+inline float lane_sum(const float* a, const float* b, index_t stride) {
+    return lane_sum_with<Op>(a, [b](index_t j) { return b[j]; }, stride);
 }
 
 // out[i] = lane_sum(query, rows[i]) for n rows, prefetching rows ahead (they are scattered).
@@ -143,6 +156,39 @@ VECCLUST_MULTIVERSION void row_sums(const float* query, const float* const* rows
         }
         out[i] = lane_sum<Op>(query, rows[i], stride);
     }
+}
+
+// Stored vectors are split into the high and the low 16 bits of each float. The high half
+// alone is the float with its 16 low mantissa bits cleared (a bfloat16 truncation: never larger
+// in magnitude, within 2^-7 of it), so a first pass can read half the bytes and bound the rest.
+inline float from_halves(std::uint16_t high, std::uint16_t low) {
+    const std::uint32_t bits = (static_cast<std::uint32_t>(high) << 16) | low;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+// lane_sum over the high halves only (the truncated vector), for n rows, prefetching ahead.
+template <class Op>
+VECCLUST_MULTIVERSION void high_half_sums(const float* query, const std::uint16_t* const* rows, index_t n, index_t stride,
+                                          float* out) {
+    constexpr index_t kAhead = 4;
+    const index_t half_bytes = stride * static_cast<index_t>(sizeof(std::uint16_t));
+    for (index_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) {
+            const char* next = reinterpret_cast<const char*>(rows[i + kAhead]);
+            for (index_t offset = 0; offset < half_bytes; offset += 64) __builtin_prefetch(next + offset);
+        }
+        const std::uint16_t* high = rows[i];
+        out[i] = lane_sum_with<Op>(query, [high](index_t j) { return from_halves(high[j], 0); }, stride);
+    }
+}
+
+// lane_sum over the exact vector (high and low halves): the same bits as on a float row.
+template <class Op>
+VECCLUST_MULTIVERSION float split_row_sum(const float* query, const std::uint16_t* high, index_t stride) {
+    const std::uint16_t* low = high + stride;
+    return lane_sum_with<Op>(query, [high, low](index_t j) { return from_halves(high[j], low[j]); }, stride);
 }
 
 struct Hit {
@@ -162,6 +208,8 @@ class TopK {
         heap_.clear();
     }
     bool accepts(float distance) const { return heap_.size() < k_ || distance <= heap_.front().distance; }
+    bool full() const { return heap_.size() >= k_; }
+    float worst() const { return heap_.front().distance; }  // when full
     void offer(const Hit& hit) {
         if (heap_.size() < k_) {
             heap_.push_back(hit);
@@ -200,30 +248,142 @@ struct TenantRecord {
     std::uint64_t size = 0;  // vectors it can see; 0 marks a free record
 };
 
-// The stored vectors: fixed-size blocks of padded rows, so growth never moves (or doubles)
-// the data, and a slot's address is one shift and one mask away.
+// A zero-filled block of memory. On Linux it is mapped directly, aligned to 2 MiB and marked
+// for transparent huge pages: searches read vectors scattered over the whole arena, and with
+// 4 KiB pages nearly every one of them would also miss the TLB.
+class ZeroedBlock {
+  public:
+    static constexpr size_t kHugePage = size_t(1) << 21;
+
+    explicit ZeroedBlock(size_t bytes) : bytes_(bytes) {
+#if defined(__linux__)
+        const size_t mapped = bytes + kHugePage;
+        void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        const auto start = reinterpret_cast<std::uintptr_t>(p);
+        const std::uintptr_t aligned = (start + kHugePage - 1) & ~(static_cast<std::uintptr_t>(kHugePage) - 1);
+        const std::uintptr_t end = start + mapped, aligned_end = aligned + bytes;
+        if (aligned > start) munmap(p, aligned - start);
+        if (end > aligned_end) munmap(reinterpret_cast<void*>(aligned_end), end - aligned_end);
+        data_ = reinterpret_cast<unsigned char*>(aligned);
+#if defined(MADV_HUGEPAGE)
+        madvise(data_, bytes, MADV_HUGEPAGE);  // a hint: failure only costs speed
+#endif
+#else
+        data_ = static_cast<unsigned char*>(::operator new[](bytes, std::align_val_t(64)));
+        std::fill(data_, data_ + bytes, static_cast<unsigned char>(0));
+#endif
+    }
+    ~ZeroedBlock() {
+#if defined(__linux__)
+        munmap(data_, bytes_);
+#else
+        ::operator delete[](data_, std::align_val_t(64));
+#endif
+    }
+    ZeroedBlock(const ZeroedBlock&) = delete;
+    ZeroedBlock& operator=(const ZeroedBlock&) = delete;
+
+    unsigned char* data() const { return data_; }
+
+  private:
+    size_t bytes_;
+    unsigned char* data_ = nullptr;
+};
+
+// The stored vectors: fixed-size blocks of slots, so growth never moves (or doubles) the data,
+// and a slot's address is one shift and one mask away. A slot holds the high 16-bit halves of
+// the padded row's floats, then the low halves (see from_halves): the same bytes as the
+// floats, but a first pass over the high halves reads half of them.
 class VectorArena {
   public:
-    static constexpr int kBlockShift = 10;
-    static constexpr std::uint32_t kBlockSlots = 1u << kBlockShift;
-
     void init(index_t stride) {
         stride_ = stride;
+        slot_bytes_ = static_cast<size_t>(stride) * sizeof(float);
+        // Blocks of at least 4 MiB (whole huge pages for the common dimensions), 1024+ slots.
+        block_shift_ = 10;
+        while ((slot_bytes_ << block_shift_) < (size_t(1) << 22)) ++block_shift_;
         blocks_.clear();
     }
     void ensure(index_t n_slots) {
-        while (static_cast<index_t>(blocks_.size()) * kBlockSlots < n_slots)
-            blocks_.push_back(aligned_zeros(static_cast<size_t>(kBlockSlots * stride_)));
+        while (static_cast<index_t>(blocks_.size() << block_shift_) < n_slots)
+            blocks_.push_back(std::make_unique<ZeroedBlock>(slot_bytes_ << block_shift_));
     }
-    float* row(std::uint32_t slot) { return blocks_[slot >> kBlockShift].get() + (slot & (kBlockSlots - 1)) * stride_; }
-    const float* row(std::uint32_t slot) const {
-        return blocks_[slot >> kBlockShift].get() + (slot & (kBlockSlots - 1)) * stride_;
+    // The high halves of the slot's row, followed by its low halves.
+    const std::uint16_t* halves(std::uint32_t slot) const {
+        const size_t mask = (size_t(1) << block_shift_) - 1;
+        return reinterpret_cast<const std::uint16_t*>(blocks_[slot >> block_shift_]->data() + (slot & mask) * slot_bytes_);
     }
-    size_t memory_bytes() const { return blocks_.size() * (kBlockSlots * stride_ * sizeof(float) + sizeof(AlignedFloats)); }
+    void store(std::uint32_t slot, const float* row) {  // row: stride floats
+        auto* high = const_cast<std::uint16_t*>(halves(slot));
+        for (index_t j = 0; j < stride_; ++j) {
+            std::uint32_t bits;
+            std::memcpy(&bits, row + j, sizeof bits);
+            high[j] = static_cast<std::uint16_t>(bits >> 16);
+            high[stride_ + j] = static_cast<std::uint16_t>(bits & 0xffffu);
+        }
+    }
+    void load(std::uint32_t slot, float* row, index_t count) const {  // the first count floats
+        const std::uint16_t* high = halves(slot);
+        for (index_t j = 0; j < count; ++j) row[j] = from_halves(high[j], high[stride_ + j]);
+    }
+    void clear(std::uint32_t slot) {
+        auto* high = const_cast<std::uint16_t*>(halves(slot));
+        std::fill(high, high + 2 * stride_, std::uint16_t(0));
+    }
+    size_t memory_bytes() const { return blocks_.size() * ((slot_bytes_ << block_shift_) + sizeof(ZeroedBlock)); }
 
   private:
     index_t stride_ = 0;
-    std::vector<AlignedFloats> blocks_;
+    size_t slot_bytes_ = 0;
+    int block_shift_ = 10;
+    std::vector<std::unique_ptr<ZeroedBlock>> blocks_;
+};
+
+// Decides from a first-pass sum over a vector's high halves (see from_halves) that its exact
+// distance is above the current k-th best, so it need not be read in full. With gamma bounding
+// the relative rounding error of one lane sum and the vector's slack s (see
+// MultiTenantIndex::first_pass_slack), exactly as the real numbers they stand for:
+//   l2:     ||q - x|| >= ||q - high(x)|| - ||x - high(x)||, so x is out when
+//           sqrt(sum / (1 + gamma)) - s > sqrt(worst / (1 - gamma));
+//   ip:     -q.x >= -sum - ||q|| s (Cauchy-Schwarz, s covering both sums' rounding);
+//   cosine: the same for 1 - q.x.
+// `worst` gets a small relative margin for the rounding of the final 1 - sum. Only finite sums
+// are judged. The result is the exact top k of every vector scanned, bit for bit.
+class FirstPassBound {
+  public:
+    void reset(IndexMetric metric, double gamma, double query_norm) {
+        metric_ = metric;
+        gamma_ = gamma;
+        query_norm_ = query_norm;
+        active_ = false;
+    }
+    // The k-th best distance so far (only ever decreases).
+    void tighten(float worst) {
+        if (active_ && worst == worst_) return;
+        active_ = true;
+        worst_ = worst;
+        const double limit = static_cast<double>(worst) + std::abs(static_cast<double>(worst)) * 0x1p-20;
+        limit_ = metric_ == IndexMetric::l2 ? std::sqrt(std::max(0.0, limit) / (1.0 - gamma_)) : limit;
+    }
+    bool excludes(float sum, float slack) const {
+        if (!active_ || !std::isfinite(sum)) return false;
+        switch (metric_) {
+            case IndexMetric::l2: {
+                const double reach = static_cast<double>(slack) + limit_;
+                return static_cast<double>(sum) > reach * reach * (1.0 + gamma_);
+            }
+            case IndexMetric::ip: return -static_cast<double>(sum) - query_norm_ * slack > limit_;
+            case IndexMetric::cosine: return 1.0 - static_cast<double>(sum) - query_norm_ * slack > limit_;
+        }
+        return false;
+    }
+
+  private:
+    IndexMetric metric_ = IndexMetric::l2;
+    double gamma_ = 0.0, query_norm_ = 0.0, limit_ = 0.0;
+    float worst_ = 0.0f;
+    bool active_ = false;
 };
 
 // Per-thread search buffers, reused across the queries of a call.
@@ -231,9 +391,11 @@ struct SearchScratch {
     std::vector<float> query;
     std::vector<std::pair<float, std::uint32_t>> frontier;  // min-heap of (priority, node)
     std::vector<const float*> rows;
+    std::vector<const std::uint16_t*> halves;
     std::vector<std::uint32_t> row_nodes;
     std::vector<float> sums;
     TopK top;
+    FirstPassBound bound;
 };
 
 inline bool frontier_after(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
@@ -256,6 +418,10 @@ class MultiTenantIndex {
                 "split_threshold must be in [1, 2^30]");
         require(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0, "bloom_fpr must be in (0, 1)");
         stride_ = mt_detail::padded_stride(options.dim);
+        // Relative rounding error of a lane sum of stride terms (each rounded up to 3 times),
+        // with room to spare: gamma_n = n u / (1 - n u), u = 2^-24.
+        const double n_roundings = static_cast<double>(stride_ + 4) * 0x1p-24;
+        sum_rounding_ = 1.01 * n_roundings / (1.0 - n_roundings);
         n_probes_ = BloomFilter::probes_for(options.bloom_fpr);
         arena_.init(stride_);
     }
@@ -391,7 +557,7 @@ class MultiTenantIndex {
         const std::uint32_t owner = find_or_create_tenant(tenant);
         for (index_t i = 0; i < n; ++i) {
             const std::uint32_t v = allocate_slot();
-            std::copy(rows.data() + i * stride_, rows.data() + (i + 1) * stride_, arena_.row(v));
+            store_vector(v, rows.data() + i * stride_);
             labels_[v] = ids[i];
             owners_[v] = owner;
             leaves_[v] = leaves[static_cast<size_t>(i)];
@@ -584,7 +750,7 @@ class MultiTenantIndex {
     IndexMemory memory_usage() const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         IndexMemory m;
-        m.vectors = arena_.memory_bytes();
+        m.vectors = arena_.memory_bytes() + slack_.capacity() * sizeof(float);
         m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float);
         for (const auto& filter : filters_) m.filters += filter.memory_bytes();
         m.shortlists = shortlists_.capacity() * sizeof(shortlists_[0]);
@@ -614,6 +780,7 @@ class MultiTenantIndex {
     void save(ByteSink& sink) const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         Writer w(sink);
+        std::vector<float> row(static_cast<size_t>(stride_));
         w.bytes(kMagic, sizeof kMagic);
         w.value<std::uint32_t>(kFormatVersion);
         w.value<std::uint64_t>(static_cast<std::uint64_t>(options_.dim));
@@ -637,7 +804,8 @@ class MultiTenantIndex {
             w.value<std::uint32_t>(owners_[v]);
             w.value<std::uint32_t>(leaves_[v]);
             w.array(access_[v]);
-            w.bytes(arena_.row(v), static_cast<size_t>(d) * sizeof(float));
+            arena_.load(v, row.data(), d);
+            w.bytes(row.data(), static_cast<size_t>(d) * sizeof(float));
         }
         w.array(free_slots_);
 
@@ -708,12 +876,15 @@ class MultiTenantIndex {
         x.leaves_.resize(static_cast<size_t>(n_slots));
         x.access_.resize(static_cast<size_t>(n_slots));
         x.arena_.ensure(static_cast<index_t>(n_slots));
+        x.slack_.resize(static_cast<size_t>(n_slots));
+        std::vector<float> row(static_cast<size_t>(x.stride_), 0.0f);  // the padding stays zero
         for (std::uint32_t v = 0; v < n_slots; ++v) {
             x.labels_[v] = r.value<std::int64_t>();
             x.owners_[v] = r.value<std::uint32_t>();
             x.leaves_[v] = r.value<std::uint32_t>();
             x.access_[v] = r.array<std::uint32_t>(x.tenants_.size());
-            r.bytes(x.arena_.row(v), static_cast<size_t>(d) * sizeof(float));
+            r.bytes(row.data(), static_cast<size_t>(d) * sizeof(float));
+            x.store_vector(v, row.data());
             if (x.owners_[v] == kNone) continue;
             if (x.leaves_[v] >= n_nodes || x.nodes_[x.leaves_[v]].n_children != 0) throw CorruptIndex("corrupt index: bad leaf of a vector");
             if (!x.slot_of_.emplace(x.labels_[v], v).second) throw CorruptIndex("corrupt index: a vector id appears twice");
@@ -816,6 +987,30 @@ class MultiTenantIndex {
         }
     }
 
+    // Stores a padded row (normalised already for cosine) in slot v, with its first-pass slack.
+    void store_vector(std::uint32_t v, const float* row) {
+        arena_.store(v, row);
+        slack_[v] = first_pass_slack(row);
+    }
+
+    // How far a first pass over the high halves can undercut the vector's exact score (see
+    // FirstPassBound), rounded up: l2: r = ||x - high(x)||; ip and cosine: r plus the rounding
+    // of both lane sums, gamma ||x|| each (|high(x)_j| <= |x_j|).
+    float first_pass_slack(const float* row) const {
+        double residual2 = 0.0, norm2 = 0.0;
+        for (index_t j = 0; j < stride_; ++j) {
+            std::uint32_t bits;
+            std::memcpy(&bits, row + j, sizeof bits);
+            const double x = row[j], high = mt_detail::from_halves(static_cast<std::uint16_t>(bits >> 16), 0);
+            residual2 += (x - high) * (x - high);
+            norm2 += x * x;
+        }
+        double slack = std::sqrt(residual2);
+        if (options_.metric != IndexMetric::l2) slack += 2.0 * sum_rounding_ * std::sqrt(norm2);
+        const auto rounded = static_cast<float>(slack * (1.0 + 1e-9));
+        return std::nextafter(rounded, std::numeric_limits<float>::infinity());
+    }
+
     // Greedy descent by squared L2 distance to the children's centroids (first on ties).
     std::uint32_t leaf_of(const float* row, std::vector<float>& sums) const {
         std::uint32_t node = 0;
@@ -904,6 +1099,7 @@ class MultiTenantIndex {
         }
         const auto v = static_cast<std::uint32_t>(labels_.size());
         arena_.ensure(static_cast<index_t>(v) + 1);
+        slack_.push_back(0.0f);
         labels_.push_back(0);
         owners_.push_back(kNone);
         leaves_.push_back(0);
@@ -914,7 +1110,8 @@ class MultiTenantIndex {
     // The slot's data is zeroed so a saved index never carries deleted vectors.
     void free_slot(std::uint32_t v) {
         slot_of_.erase(labels_[v]);
-        std::fill(arena_.row(v), arena_.row(v) + stride_, 0.0f);
+        arena_.clear(v);
+        slack_[v] = 0.0f;
         labels_[v] = 0;
         owners_[v] = kNone;
         leaves_[v] = 0;
@@ -1130,6 +1327,9 @@ class MultiTenantIndex {
         std::copy(query_in, query_in + options_.dim, s.query.begin());
         if (options_.metric == IndexMetric::cosine) normalise(s.query.data());
         const float* q = s.query.data();
+        double query_norm2 = 0.0;
+        for (index_t j = 0; j < options_.dim; ++j) query_norm2 += static_cast<double>(q[j]) * q[j];
+        s.bound.reset(options_.metric, sum_rounding_, std::sqrt(query_norm2) * (1.0 + 1e-9));
         s.top.reset(k);
         s.frontier.clear();
         s.frontier.emplace_back(0.0f, 0);
@@ -1168,23 +1368,34 @@ class MultiTenantIndex {
         s.top.write(out_distances, out_ids);
     }
 
-    // Exact distances from the query to a shortlist's vectors, into the top-k.
+    // Exact distances from the query to a shortlist's vectors, into the top-k. A first pass
+    // reads only the high halves of each vector; the low halves are read only when the bound
+    // cannot rule the vector out (see FirstPassBound), so the result is the same.
     void scan(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
+        if (options_.metric == IndexMetric::l2)
+            scan_with<metric_ops::SquaredDiff<float>>(q, ids, s);
+        else
+            scan_with<metric_ops::Dot<float>>(q, ids, s);
+    }
+
+    template <class Op>
+    void scan_with(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
         constexpr size_t kBatch = 64;
-        s.rows.resize(kBatch);
+        s.halves.resize(kBatch);
         s.sums.resize(kBatch);
         for (size_t begin = 0; begin < ids.size(); begin += kBatch) {
             const size_t count = std::min(kBatch, ids.size() - begin);
-            for (size_t i = 0; i < count; ++i) s.rows[i] = arena_.row(ids[begin + i]);
-            if (options_.metric == IndexMetric::l2)
-                mt_detail::row_sums<metric_ops::SquaredDiff<float>>(q, s.rows.data(), static_cast<index_t>(count), stride_, s.sums.data());
-            else
-                mt_detail::row_sums<metric_ops::Dot<float>>(q, s.rows.data(), static_cast<index_t>(count), stride_, s.sums.data());
+            const std::uint32_t* batch = ids.data() + begin;
+            for (size_t i = 0; i < count; ++i) s.halves[i] = arena_.halves(batch[i]);
+            mt_detail::high_half_sums<Op>(q, s.halves.data(), static_cast<index_t>(count), stride_, s.sums.data());
             for (size_t i = 0; i < count; ++i) {
-                float distance = s.sums[i];
-                if (options_.metric == IndexMetric::ip) distance = -distance;
-                else if (options_.metric == IndexMetric::cosine) distance = 1.0f - distance;
-                if (s.top.accepts(distance)) s.top.offer({distance, labels_[ids[begin + i]]});
+                if (s.top.full()) s.bound.tighten(s.top.worst());
+                if (s.bound.excludes(s.sums[i], slack_[batch[i]])) continue;
+                const float sum = mt_detail::split_row_sum<Op>(q, s.halves[i], stride_);
+                const float distance = options_.metric == IndexMetric::l2 ? sum
+                                       : options_.metric == IndexMetric::ip ? -sum
+                                                                            : 1.0f - sum;
+                if (s.top.accepts(distance)) s.top.offer({distance, labels_[batch[i]]});
             }
         }
     }
@@ -1325,6 +1536,8 @@ class MultiTenantIndex {
 
     // Vectors, by internal slot.
     mt_detail::VectorArena arena_;
+    std::vector<float> slack_;  // per slot, see first_pass_slack()
+    double sum_rounding_ = 0.0;
     std::vector<std::int64_t> labels_;
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot
     std::vector<std::uint32_t> leaves_;
