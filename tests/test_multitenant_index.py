@@ -280,6 +280,43 @@ def test_two_pass_scan_is_bit_exact(metric, seed, dim):
             np.testing.assert_array_equal(d, dist[order])
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_vectors_outside_the_training_range_are_exact(metric):
+    """Codes clip values beyond the grids fitted by train(): far, tiny and mixed-scale vectors
+    and queries must still give the exact top k."""
+    rng = np.random.default_rng(5)
+    dim, n = 24, 400
+    train = rng.normal(size=(200, dim)).astype(np.float32)
+    X = rng.normal(size=(n, dim)).astype(np.float32)
+    X[:100] *= np.float32(1e4)
+    X[100:150] *= np.float32(1e-6)
+    X[150:200, ::3] += np.float32(1e3)
+    index = MultiTenantIndex(dim, metric=metric, branching_factor=4, split_threshold=16, random_state=0, n_threads=1)
+    index.train(train)
+    owner = rng.integers(0, 2, n)
+    for t in range(2):
+        index.add(X[owner == t], np.flatnonzero(owner == t), t)
+    index._check_invariants()
+    Q = np.concatenate([X[rng.integers(0, n, 6)], rng.normal(size=(3, dim)).astype(np.float32) * 1e3,
+                        rng.normal(size=(3, dim)).astype(np.float32)])
+    def normalised(rows):  # as the index does: a float32 scale from the double norm
+        norms = np.sqrt((rows.astype(np.float64) ** 2).sum(axis=1))
+        return rows * (1.0 / norms).astype(np.float32)[:, None]
+
+    model_X = normalised(X) if metric == "cosine" else X
+    model_Q = normalised(Q) if metric == "cosine" else Q
+    for t in range(2):
+        visible = np.flatnonzero(owner == t)
+        D, I = index.search(Q, t, k=9, budget=UNLIMITED)
+        for q, d, i in zip(model_Q, D, I):
+            dist = kernel_distances("ip" if metric == "cosine" else metric, model_X[visible], q)
+            if metric == "cosine":
+                dist = np.float32(1.0) - (-dist)
+            order = np.lexsort((visible, dist))[:9]
+            np.testing.assert_array_equal(i, visible[order])
+            np.testing.assert_array_equal(d, dist[order])
+
+
 def index_visible(X, owner, index, t):
     return [i for i in range(len(X)) if t in index._access(i)[0].tolist()]
 

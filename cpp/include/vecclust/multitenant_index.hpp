@@ -9,9 +9,11 @@
 // shortlists at or below a node. A search for tenant t walks t's part of the tree best-first by
 // centroid distance (pruning with the filters) and scans whole shortlists until `budget`
 // candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
-// vector t may not see. Vectors are stored as the high then the low 16 bits of their floats: a
-// scan first reads the high halves and skips, by a rigorous bound, the vectors that cannot
-// enter the top k, so it reads about half the bytes and still returns the exact top k of the
+// vector t may not see. Each vector is stored as a 4-bit code per dimension (scalar_codes.hpp),
+// then the high and the low 16 bits of its floats. A scan reads the codes first, then the high
+// halves of the vectors the codes cannot rule out, then the low halves of those the high halves
+// cannot rule out; each step skips, by a rigorous bound, only vectors that cannot enter the top
+// k, so a scan reads about a third of the bytes and still returns the exact top k of the
 // vectors it scanned.
 //
 // Invariants (checked by check_invariants()):
@@ -52,6 +54,7 @@
 #include "vecclust/kmeans.hpp"
 #include "vecclust/parallel.hpp"
 #include "vecclust/random.hpp"
+#include "vecclust/scalar_codes.hpp"
 
 namespace vecclust {
 
@@ -291,15 +294,25 @@ class ZeroedBlock {
     unsigned char* data_ = nullptr;
 };
 
+// What a scan needs to judge a vector from its code alone (see MultiTenantIndex::store_vector).
+struct CodeBounds {
+    float code_slack;   // how far the scores of the decoded vector may be from the exact ones
+    float half_slack;   // the same for the high halves (see first_pass_slack)
+    float code_norm2;   // ||decoded vector||^2, rounded down
+};
+
 // The stored vectors: fixed-size blocks of slots, so growth never moves (or doubles) the data,
-// and a slot's address is one shift and one mask away. A slot holds the high 16-bit halves of
-// the padded row's floats, then the low halves (see from_halves): the same bytes as the
-// floats, but a first pass over the high halves reads half of them.
+// and a slot's address is one shift and one mask away. A slot holds a header (the vector's
+// 4-bit code and its CodeBounds, in whole cache lines), then the high 16-bit halves of the
+// padded row's floats, then the low halves (see from_halves): the floats' bytes, split so that
+// each pass of a scan reads only what it needs.
 class VectorArena {
   public:
     void init(index_t stride) {
         stride_ = stride;
-        slot_bytes_ = static_cast<size_t>(stride) * sizeof(float);
+        code_bytes_ = NibbleQuantizer::code_bytes(stride);
+        header_bytes_ = (code_bytes_ + sizeof(CodeBounds) + 63) / 64 * 64;
+        slot_bytes_ = header_bytes_ + static_cast<size_t>(stride) * sizeof(float);
         // Blocks of at least 4 MiB (whole huge pages for the common dimensions), 1024+ slots.
         block_shift_ = 10;
         while ((slot_bytes_ << block_shift_) < (size_t(1) << 22)) ++block_shift_;
@@ -309,10 +322,19 @@ class VectorArena {
         while (static_cast<index_t>(blocks_.size() << block_shift_) < n_slots)
             blocks_.push_back(std::make_unique<ZeroedBlock>(slot_bytes_ << block_shift_));
     }
-    // The high halves of the slot's row, followed by its low halves.
-    const std::uint16_t* halves(std::uint32_t slot) const {
+    // The slot's code (its header starts with it).
+    const std::uint8_t* code(std::uint32_t slot) const {
         const size_t mask = (size_t(1) << block_shift_) - 1;
-        return reinterpret_cast<const std::uint16_t*>(blocks_[slot >> block_shift_]->data() + (slot & mask) * slot_bytes_);
+        return blocks_[slot >> block_shift_]->data() + (slot & mask) * slot_bytes_;
+    }
+    const CodeBounds& bounds(std::uint32_t slot) const { return *reinterpret_cast<const CodeBounds*>(code(slot) + code_bytes_); }
+    // The high halves of the slot's row, followed by its low halves.
+    const std::uint16_t* halves(std::uint32_t slot) const { return reinterpret_cast<const std::uint16_t*>(code(slot) + header_bytes_); }
+    size_t header_bytes() const { return header_bytes_; }
+    void store_header(std::uint32_t slot, const std::uint8_t* code_in, const CodeBounds& bounds_in) {
+        auto* header = const_cast<std::uint8_t*>(code(slot));
+        std::copy(code_in, code_in + code_bytes_, header);
+        std::memcpy(header + code_bytes_, &bounds_in, sizeof bounds_in);
     }
     void store(std::uint32_t slot, const float* row) {  // row: stride floats
         auto* high = const_cast<std::uint16_t*>(halves(slot));
@@ -328,14 +350,14 @@ class VectorArena {
         for (index_t j = 0; j < count; ++j) row[j] = from_halves(high[j], high[stride_ + j]);
     }
     void clear(std::uint32_t slot) {
-        auto* high = const_cast<std::uint16_t*>(halves(slot));
-        std::fill(high, high + 2 * stride_, std::uint16_t(0));
+        auto* header = const_cast<std::uint8_t*>(code(slot));
+        std::fill(header, header + slot_bytes_, std::uint8_t(0));
     }
     size_t memory_bytes() const { return blocks_.size() * ((slot_bytes_ << block_shift_) + sizeof(ZeroedBlock)); }
 
   private:
     index_t stride_ = 0;
-    size_t slot_bytes_ = 0;
+    size_t code_bytes_ = 0, header_bytes_ = 0, slot_bytes_ = 0;
     int block_shift_ = 10;
     std::vector<std::unique_ptr<ZeroedBlock>> blocks_;
 };
@@ -350,6 +372,9 @@ class VectorArena {
 //   cosine: the same for 1 - q.x.
 // `worst` gets a small relative margin for the rounding of the final 1 - sum. Only finite sums
 // are judged. The result is the exact top k of every vector scanned, bit for bit.
+// excludes_code() judges from a vector's code: `estimate` is a rigorous lower bound on
+// ||q - decoded||^2 (l2) or upper bound on q.decoded (ip, cosine), `slack` the vector's
+// code_slack (see MultiTenantIndex::code_bounds), with the same reasoning.
 class FirstPassBound {
   public:
     void reset(IndexMetric metric, double gamma, double query_norm) {
@@ -379,6 +404,19 @@ class FirstPassBound {
         return false;
     }
 
+    bool excludes_code(double estimate, float slack) const {
+        if (!active_ || !std::isfinite(estimate)) return false;
+        switch (metric_) {
+            case IndexMetric::l2: {
+                const double reach = static_cast<double>(slack) + limit_;
+                return estimate > reach * reach * (1.0 + 1e-12);
+            }
+            case IndexMetric::ip: return -estimate - query_norm_ * slack > limit_;
+            case IndexMetric::cosine: return 1.0 - estimate - query_norm_ * slack > limit_;
+        }
+        return false;
+    }
+
   private:
     IndexMetric metric_ = IndexMetric::l2;
     double gamma_ = 0.0, query_norm_ = 0.0, limit_ = 0.0;
@@ -389,6 +427,9 @@ class FirstPassBound {
 // Per-thread search buffers, reused across the queries of a call.
 struct SearchScratch {
     std::vector<float> query;
+    std::vector<std::int16_t> code_weights;  // see MultiTenantIndex::set_code_query
+    double code_offset = 0.0, code_scale = 0.0, code_error = 0.0, query_norm2 = 0.0;
+    std::vector<std::uint32_t> candidates, survivors;
     std::vector<std::pair<float, std::uint32_t>> frontier;  // min-heap of (priority, node)
     std::vector<const float*> rows;
     std::vector<const std::uint16_t*> halves;
@@ -408,7 +449,7 @@ class MultiTenantIndex {
   public:
     using Node = mt_detail::TreeNode;
     static constexpr std::uint32_t kNone = mt_detail::kNone;
-    static constexpr std::uint32_t kFormatVersion = 1;
+    static constexpr std::uint32_t kFormatVersion = 2;
 
     explicit MultiTenantIndex(const IndexOptions& options) : options_(options) {
         require(options.dim >= 1 && options.dim <= (index_t(1) << 20), "dim must be in [1, 2^20]");
@@ -447,6 +488,7 @@ class MultiTenantIndex {
         std::vector<float> data(x, x + n * d);
         if (options_.metric == IndexMetric::cosine)
             for (index_t i = 0; i < n; ++i) normalise(data.data() + i * d);
+        quantizer_.fit(data.data(), n, d, stride_);
 
         Control control(n_threads);
         ThreadPool pool(control);
@@ -750,8 +792,9 @@ class MultiTenantIndex {
     IndexMemory memory_usage() const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         IndexMemory m;
-        m.vectors = arena_.memory_bytes() + slack_.capacity() * sizeof(float);
-        m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float);
+        m.vectors = arena_.memory_bytes();
+        m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float) +
+                 (quantizer_.base().capacity() + quantizer_.step().capacity()) * sizeof(float);
         for (const auto& filter : filters_) m.filters += filter.memory_bytes();
         m.shortlists = shortlists_.capacity() * sizeof(shortlists_[0]);
         for (const auto& node_lists : shortlists_) {
@@ -773,8 +816,9 @@ class MultiTenantIndex {
     }
 
     // ----------------------------------------------------------------------------------------
-    // Serialisation: magic, format version, options, tree, tenants, vectors, per-node filters
-    // and shortlists, then a checksum of everything before it.
+    // Serialisation: magic, format version, options, tree, code grids, tenants, vectors,
+    // per-node filters and shortlists, then a checksum of everything before it. (The vectors'
+    // codes are derived from the grids and the vectors, and rebuilt on load.)
     // ----------------------------------------------------------------------------------------
 
     void save(ByteSink& sink) const {
@@ -794,6 +838,8 @@ class MultiTenantIndex {
 
         w.array(nodes_);
         for (std::uint32_t i = 0; i < nodes_.size(); ++i) w.bytes(centroid(i), static_cast<size_t>(d) * sizeof(float));
+        w.array(quantizer_.base());
+        w.array(quantizer_.step());
 
         w.array(tenants_);
         w.array(free_tenants_);
@@ -862,6 +908,10 @@ class MultiTenantIndex {
         x.centroid_rows_ = mt_detail::aligned_zeros(static_cast<size_t>(n_nodes) * static_cast<size_t>(x.stride_));
         for (std::uint32_t i = 0; i < n_nodes; ++i) r.bytes(x.centroid(i), static_cast<size_t>(d) * sizeof(float));
         x.check_tree();
+        std::vector<float> base = r.array<float>(static_cast<std::uint64_t>(x.stride_));
+        std::vector<float> step = r.array<float>(static_cast<std::uint64_t>(x.stride_));
+        if (x.trained_ ? !x.quantizer_.restore(std::move(base), std::move(step), x.stride_) : !(base.empty() && step.empty()))
+            throw CorruptIndex("corrupt index: bad code grids");
 
         x.tenants_ = r.array<mt_detail::TenantRecord>(kNone);
         x.free_tenants_ = r.array<std::uint32_t>(x.tenants_.size());
@@ -871,12 +921,12 @@ class MultiTenantIndex {
 
         const std::uint64_t min_slot_bytes = 8 + 4 + 4 + 8 + static_cast<std::uint64_t>(d) * sizeof(float);
         const std::uint64_t n_slots = r.count(min_slot_bytes, kNone - 1);
+        if (n_slots > 0 && !x.trained_) throw CorruptIndex("corrupt index: vectors in an untrained index");
         x.labels_.resize(static_cast<size_t>(n_slots));
         x.owners_.resize(static_cast<size_t>(n_slots));
         x.leaves_.resize(static_cast<size_t>(n_slots));
         x.access_.resize(static_cast<size_t>(n_slots));
         x.arena_.ensure(static_cast<index_t>(n_slots));
-        x.slack_.resize(static_cast<size_t>(n_slots));
         std::vector<float> row(static_cast<size_t>(x.stride_), 0.0f);  // the padding stays zero
         for (std::uint32_t v = 0; v < n_slots; ++v) {
             x.labels_[v] = r.value<std::int64_t>();
@@ -987,10 +1037,31 @@ class MultiTenantIndex {
         }
     }
 
-    // Stores a padded row (normalised already for cosine) in slot v, with its first-pass slack.
+    // Stores a padded row (normalised already for cosine) in slot v, with its code and bounds.
     void store_vector(std::uint32_t v, const float* row) {
+        std::vector<std::uint8_t> code(NibbleQuantizer::code_bytes(stride_));
+        quantizer_.encode(row, stride_, code.data());
         arena_.store(v, row);
-        slack_[v] = first_pass_slack(row);
+        arena_.store_header(v, code.data(), code_bounds(row, code.data()));
+    }
+
+    // What a scan needs to judge the row from its code (see FirstPassBound::excludes_code), in
+    // double and rounded outwards. code_slack: l2: r = ||x - decoded(code)||, plus room for a
+    // decoding rounded in double; ip and cosine: r plus the rounding of the exact lane sum,
+    // gamma ||x|| (the code sum's own rounding is bounded per query, see set_code_query).
+    mt_detail::CodeBounds code_bounds(const float* row, const std::uint8_t* code) const {
+        double residual2 = 0.0, norm2 = 0.0, decoded2 = 0.0;
+        for (index_t j = 0; j < stride_; ++j) {
+            const double x = row[j], decoded = quantizer_.decoded(code, j);
+            residual2 += (x - decoded) * (x - decoded);
+            norm2 += x * x;
+            decoded2 += decoded * decoded;
+        }
+        double slack = std::sqrt(residual2) * (1.0 + 1e-9) + 1e-15 * std::sqrt(decoded2);
+        if (options_.metric != IndexMetric::l2) slack += sum_rounding_ * std::sqrt(norm2);
+        const auto up = static_cast<float>(slack * (1.0 + 1e-9));
+        const auto down = static_cast<float>(decoded2 * (1.0 - 1e-9));
+        return {std::nextafter(up, std::numeric_limits<float>::infinity()), first_pass_slack(row), std::nextafter(down, 0.0f)};
     }
 
     // How far a first pass over the high halves can undercut the vector's exact score (see
@@ -1099,7 +1170,6 @@ class MultiTenantIndex {
         }
         const auto v = static_cast<std::uint32_t>(labels_.size());
         arena_.ensure(static_cast<index_t>(v) + 1);
-        slack_.push_back(0.0f);
         labels_.push_back(0);
         owners_.push_back(kNone);
         leaves_.push_back(0);
@@ -1111,7 +1181,6 @@ class MultiTenantIndex {
     void free_slot(std::uint32_t v) {
         slot_of_.erase(labels_[v]);
         arena_.clear(v);
-        slack_[v] = 0.0f;
         labels_[v] = 0;
         owners_[v] = kNone;
         leaves_[v] = 0;
@@ -1330,16 +1399,20 @@ class MultiTenantIndex {
         double query_norm2 = 0.0;
         for (index_t j = 0; j < options_.dim; ++j) query_norm2 += static_cast<double>(q[j]) * q[j];
         s.bound.reset(options_.metric, sum_rounding_, std::sqrt(query_norm2) * (1.0 + 1e-9));
+        set_code_query(q, query_norm2, s);
         s.top.reset(k);
         s.frontier.clear();
         s.frontier.emplace_back(0.0f, 0);
+        s.candidates.clear();
         index_t scanned = 0;
         while (!s.frontier.empty() && scanned < budget) {
             std::pop_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
             const std::uint32_t node = s.frontier.back().second;
             s.frontier.pop_back();
             if (const auto* list = find_shortlist(node, t)) {
-                scan(q, list->ids, s);
+                // Which vectors are scanned depends only on the tree and the list sizes: gather
+                // them all, so the scan can fetch them far ahead.
+                s.candidates.insert(s.candidates.end(), list->ids.begin(), list->ids.end());
                 scanned += static_cast<index_t>(list->ids.size());
                 continue;
             }
@@ -1365,6 +1438,7 @@ class MultiTenantIndex {
                 std::push_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
             }
         }
+        scan(q, s.candidates, s);
         s.top.write(out_distances, out_ids);
     }
 
@@ -1378,24 +1452,84 @@ class MultiTenantIndex {
             scan_with<metric_ops::Dot<float>>(q, ids, s);
     }
 
+    // A vector's code gives q.decoded = sum_j q_j base_j + sum_j q_j step_j level_j. The first
+    // sum is the code_offset (double); the second is code_scale times an exact integer sum with
+    // code_weights[j] = q_j step_j / code_scale rounded to int16, each off by at most 15 times
+    // its rounding residual. code_error bounds that and the rounding of the doubles.
+    void set_code_query(const float* q, double query_norm2, mt_detail::SearchScratch& s) const {
+        const std::vector<float>& base = quantizer_.base();
+        const std::vector<float>& step = quantizer_.step();
+        constexpr double kWeightLimit = 32767.0;
+        double max_weight = 0.0;
+        for (index_t j = 0; j < stride_; ++j) max_weight = std::max(max_weight, std::abs(static_cast<double>(q[j]) * step[static_cast<size_t>(j)]));
+        const double scale = max_weight > 0.0 ? max_weight / kWeightLimit : 1.0;
+        s.code_weights.resize(static_cast<size_t>(stride_));
+        double offset = 0.0, magnitude = 0.0, residual = 0.0;
+        for (index_t j = 0; j < stride_; ++j) {
+            const auto jj = static_cast<size_t>(j);
+            const double weight = static_cast<double>(q[j]) * step[jj];  // exact: two floats
+            const double rounded = std::clamp(std::nearbyint(weight / scale), -kWeightLimit, kWeightLimit);
+            s.code_weights[jj] = static_cast<std::int16_t>(rounded);
+            residual += std::abs(weight - scale * rounded);
+            offset += static_cast<double>(q[j]) * base[jj];
+            magnitude += std::abs(static_cast<double>(q[j]) * base[jj]) + (NibbleQuantizer::kLevels - 1) * std::abs(weight);
+        }
+        s.code_offset = offset;
+        s.code_scale = scale;
+        s.code_error = (NibbleQuantizer::kLevels - 1) * residual * (1.0 + 1e-9) + 1e-12 * magnitude;
+        s.query_norm2 = query_norm2;
+    }
+
+    // True when vector v's code proves it cannot enter the top k (see FirstPassBound).
+    bool code_excludes(std::uint32_t v, const mt_detail::SearchScratch& s) const {
+        const auto levels = static_cast<double>(weighted_levels(s.code_weights.data(), arena_.code(v), stride_));
+        const double dot = s.code_offset + s.code_scale * levels;
+        const double dot_up = dot + s.code_error + 1e-12 * std::abs(dot);  // >= q.decoded
+        const mt_detail::CodeBounds& b = arena_.bounds(v);
+        if (options_.metric != IndexMetric::l2) return s.bound.excludes_code(dot_up, b.code_slack);
+        const double sum = s.query_norm2 + static_cast<double>(b.code_norm2);
+        const double distance2 = sum - 2.0 * dot_up - 1e-12 * (sum + 2.0 * std::abs(dot_up));  // <= ||q - decoded||^2
+        return s.bound.excludes_code(distance2, b.code_slack);
+    }
+
+    // Three passes per batch: the codes, the high halves of the vectors they cannot rule out,
+    // then the exact distances of those the high halves cannot rule out (see FirstPassBound).
+    // The vectors are scattered: codes are fetched kAhead vectors ahead, and a vector's high
+    // halves as soon as its code lets it through, while the rest of the batch is judged.
     template <class Op>
     void scan_with(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
-        constexpr size_t kBatch = 64;
+        constexpr size_t kBatch = 32;
+        constexpr size_t kAhead = 16;
+        const size_t header_bytes = arena_.header_bytes();
+        const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
+        auto fetch = [](const void* p, size_t bytes) {
+            for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(static_cast<const char*>(p) + offset);
+        };
+        for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
         s.halves.resize(kBatch);
         s.sums.resize(kBatch);
         for (size_t begin = 0; begin < ids.size(); begin += kBatch) {
-            const size_t count = std::min(kBatch, ids.size() - begin);
-            const std::uint32_t* batch = ids.data() + begin;
-            for (size_t i = 0; i < count; ++i) s.halves[i] = arena_.halves(batch[i]);
-            mt_detail::high_half_sums<Op>(q, s.halves.data(), static_cast<index_t>(count), stride_, s.sums.data());
-            for (size_t i = 0; i < count; ++i) {
+            const size_t end = std::min(ids.size(), begin + kBatch);
+            if (s.top.full()) s.bound.tighten(s.top.worst());
+            s.survivors.clear();
+            for (size_t i = begin; i < end; ++i) {
+                if (i + kAhead < ids.size()) fetch(arena_.code(ids[i + kAhead]), header_bytes);
+                if (code_excludes(ids[i], s)) continue;
+                s.survivors.push_back(ids[i]);
+                fetch(arena_.halves(ids[i]), half_bytes);
+            }
+            const size_t n_survivors = s.survivors.size();
+            for (size_t i = 0; i < n_survivors; ++i) s.halves[i] = arena_.halves(s.survivors[i]);
+            mt_detail::high_half_sums<Op>(q, s.halves.data(), static_cast<index_t>(n_survivors), stride_, s.sums.data());
+            for (size_t i = 0; i < n_survivors; ++i) {
+                const std::uint32_t v = s.survivors[i];
                 if (s.top.full()) s.bound.tighten(s.top.worst());
-                if (s.bound.excludes(s.sums[i], slack_[batch[i]])) continue;
+                if (s.bound.excludes(s.sums[i], arena_.bounds(v).half_slack)) continue;
                 const float sum = mt_detail::split_row_sum<Op>(q, s.halves[i], stride_);
                 const float distance = options_.metric == IndexMetric::l2 ? sum
                                        : options_.metric == IndexMetric::ip ? -sum
                                                                             : 1.0f - sum;
-                if (s.top.accepts(distance)) s.top.offer({distance, labels_[batch[i]]});
+                if (s.top.accepts(distance)) s.top.offer({distance, labels_[v]});
             }
         }
     }
@@ -1430,6 +1564,8 @@ class MultiTenantIndex {
 
         // Vectors: id map, owners, access lists, tenant sizes.
         std::vector<std::uint64_t> seen_by(n_tenants, 0);
+        std::vector<float> row(static_cast<size_t>(stride_));
+        std::vector<std::uint8_t> code(NibbleQuantizer::code_bytes(stride_));
         index_t alive = 0;
         for (std::uint32_t v = 0; v < n_slots; ++v) {
             if (owners_[v] == kNone) {
@@ -1448,6 +1584,11 @@ class MultiTenantIndex {
                 seen_by[access[i]] += 1;
             }
             if (!std::binary_search(access.begin(), access.end(), owners_[v])) fail("owner cannot see its vector");
+            arena_.load(v, row.data(), stride_);
+            quantizer_.encode(row.data(), stride_, code.data());
+            const mt_detail::CodeBounds bounds = code_bounds(row.data(), code.data());
+            if (!std::equal(code.begin(), code.end(), arena_.code(v)) || std::memcmp(&bounds, &arena_.bounds(v), sizeof bounds) != 0)
+                fail("the code of vector " + std::to_string(labels_[v]) + " does not match it");
         }
         if (alive != n_vectors_ || static_cast<size_t>(alive) != slot_of_.size()) fail("vector counts disagree");
         std::vector<char> is_free(n_slots, 0);
@@ -1536,7 +1677,7 @@ class MultiTenantIndex {
 
     // Vectors, by internal slot.
     mt_detail::VectorArena arena_;
-    std::vector<float> slack_;  // per slot, see first_pass_slack()
+    NibbleQuantizer quantizer_;  // the grids of the vectors' codes, fitted by train()
     double sum_rounding_ = 0.0;
     std::vector<std::int64_t> labels_;
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot

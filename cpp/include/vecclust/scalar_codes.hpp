@@ -1,0 +1,174 @@
+// 4-bit per-dimension scalar codes, the first pass of the multi-tenant index's scan.
+//
+// Each dimension j has a grid base_j + c * step_j, c = 0..15, fitted on the training data
+// (spanning its 0.1% to 99.9% quantiles: the rare values outside are clipped, which only
+// loosens their vector's bound). A vector's code is its nearest grid point per dimension, 32
+// bytes per 64 dimensions: byte i of a group holds dimension i in its low nibble and i + 32 in
+// its high one. The index stores, with each code, how far the decoded vector may be from the
+// exact one, so a scan can skip vectors by a provable bound after reading only the code.
+#pragma once
+
+#include <algorithm>  // std::nth_element, std::clamp
+#include <cmath>      // std::floor, std::isfinite
+#include <cstdint>    // std::uint8_t
+#include <cstring>    // std::memset
+#include <vector>     // std::vector
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "vecclust/common.hpp"
+
+namespace vecclust {
+
+class NibbleQuantizer {
+  public:
+    static constexpr int kLevels = 16;
+    static constexpr index_t kGroupDims = 64;  // 32 code bytes
+    static constexpr double kClipQuantile = 0.001;
+
+    // Bytes of one padded row's code.
+    static size_t code_bytes(index_t stride) { return static_cast<size_t>((stride + kGroupDims - 1) / kGroupDims) * (kGroupDims / 2); }
+
+    // Per-dimension grids from n rows of dim floats (the padding dimensions get base = step = 0).
+    void fit(const float* x, index_t n, index_t dim, index_t stride) {
+        base_.assign(static_cast<size_t>(stride), 0.0f);
+        step_.assign(static_cast<size_t>(stride), 0.0f);
+        std::vector<float> column(static_cast<size_t>(n));
+        const auto low_rank = static_cast<size_t>(std::floor(kClipQuantile * static_cast<double>(n - 1)));
+        const auto high_rank = static_cast<size_t>(n - 1) - low_rank;
+        for (index_t j = 0; j < dim; ++j) {
+            for (index_t i = 0; i < n; ++i) column[static_cast<size_t>(i)] = x[i * dim + j];
+            std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(low_rank), column.end());
+            const float low = column[low_rank];
+            std::nth_element(column.begin(), column.begin() + static_cast<std::ptrdiff_t>(high_rank), column.end());
+            const float high = column[high_rank];
+            const float step = static_cast<float>((static_cast<double>(high) - low) / kLevels);
+            step_[static_cast<size_t>(j)] = std::isfinite(step) && step > 0.0f ? step : 0.0f;
+            base_[static_cast<size_t>(j)] = static_cast<float>(low + 0.5 * static_cast<double>(step_[static_cast<size_t>(j)]));
+        }
+    }
+
+    // Grids read from a file; false when they are not finite grids of `stride` dimensions.
+    bool restore(std::vector<float> base, std::vector<float> step, index_t stride) {
+        if (base.size() != static_cast<size_t>(stride) || step.size() != base.size()) return false;
+        for (size_t j = 0; j < base.size(); ++j)
+            if (!std::isfinite(base[j]) || !std::isfinite(step[j]) || step[j] < 0.0f) return false;
+        base_ = std::move(base);
+        step_ = std::move(step);
+        return true;
+    }
+
+    const std::vector<float>& base() const { return base_; }
+    const std::vector<float>& step() const { return step_; }
+
+    // The code of a padded row.
+    void encode(const float* row, index_t stride, std::uint8_t* code) const {
+        std::memset(code, 0, code_bytes(stride));
+        for (index_t j = 0; j < stride; ++j) {
+            const double step = step_[static_cast<size_t>(j)];
+            const double level = step > 0.0 ? std::floor((row[j] - static_cast<double>(base_[static_cast<size_t>(j)])) / step + 0.5) : 0.0;
+            const auto c = static_cast<std::uint8_t>(std::clamp(level, 0.0, static_cast<double>(kLevels - 1)));
+            code[byte_of(j)] |= static_cast<std::uint8_t>(c << shift_of(j));
+        }
+    }
+
+    static int level(const std::uint8_t* code, index_t j) { return (code[byte_of(j)] >> shift_of(j)) & 0xf; }
+
+    // The decoded value of dimension j, in double (exact: a float times a 4-bit integer, plus a float).
+    double decoded(const std::uint8_t* code, index_t j) const {
+        return static_cast<double>(base_[static_cast<size_t>(j)]) + level(code, j) * static_cast<double>(step_[static_cast<size_t>(j)]);
+    }
+
+  private:
+    static size_t byte_of(index_t j) { return static_cast<size_t>(j / kGroupDims * (kGroupDims / 2) + j % (kGroupDims / 2)); }
+    static int shift_of(index_t j) { return j % kGroupDims < kGroupDims / 2 ? 0 : 4; }
+
+    std::vector<float> base_, step_;
+};
+
+namespace codes_detail {
+
+// sum_j weights[j] * level_j in exact integer arithmetic (|weights| <= 2^15, levels <= 15 and
+// at most 2^20 dimensions keep every partial sum within int64), so every kernel agrees.
+inline std::int64_t weighted_levels_generic(const std::int16_t* weights, const std::uint8_t* code, index_t stride) {
+    std::int64_t sum = 0;
+    for (index_t j = 0; j < stride; ++j) sum += weights[j] * NibbleQuantizer::level(code, j);
+    return sum;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+// 32-bit lanes suffice here: each lane adds at most 2 stride / 32 products below 2^19.
+__attribute__((target("avx512f,avx512bw,avx2"))) inline std::int64_t weighted_levels_avx512(const std::int16_t* weights,
+                                                                                          const std::uint8_t* code, index_t stride) {
+    if (stride > 4096) return weighted_levels_generic(weights, code, stride);
+    __m512i acc = _mm512_setzero_si512();
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    for (index_t group = 0; group * NibbleQuantizer::kGroupDims < stride; ++group) {
+        const index_t first = group * NibbleQuantizer::kGroupDims;
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + first / 2));
+        const __m256i halves[2] = {_mm256_and_si256(bytes, nibble), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble)};
+        for (int h = 0; h < 2 && first + 32 * h < stride; ++h) {
+            const index_t j = first + 32 * h;  // 32 dimensions, the last block possibly padded
+            const __mmask32 valid = j + 32 <= stride ? ~__mmask32(0) : (__mmask32(1) << (stride - j)) - 1;
+            const __m512i w = _mm512_maskz_loadu_epi16(valid, weights + j);
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(w, _mm512_cvtepu8_epi16(halves[h])));
+        }
+    }
+    alignas(64) std::int32_t lanes[16];
+    _mm512_store_si512(lanes, acc);
+    std::int64_t sum = 0;
+    for (std::int32_t lane : lanes) sum += lane;
+    return sum;
+}
+
+__attribute__((target("avx2"))) inline std::int64_t weighted_levels_avx2(const std::int16_t* weights, const std::uint8_t* code,
+                                                                        index_t stride) {
+    if (stride > 4096) return weighted_levels_generic(weights, code, stride);
+    __m256i acc = _mm256_setzero_si256();
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    for (index_t j = 0; j < stride; j += 16) {  // the stride is a multiple of 8: j + 8 <= stride
+        const index_t group_first = j / NibbleQuantizer::kGroupDims * NibbleQuantizer::kGroupDims;
+        const index_t in_group = j - group_first;  // 0, 16, 32 or 48
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(code + group_first / 2 + in_group % 32));
+        const __m128i levels = in_group < 32 ? _mm_and_si128(bytes, nibble) : _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
+        __m256i w;
+        if (j + 16 <= stride) {
+            w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + j));
+        } else {
+            w = _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(weights + j)));
+            w = _mm256_inserti128_si256(w, _mm_setzero_si128(), 1);
+        }
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_cvtepu8_epi16(levels)));
+    }
+    alignas(32) std::int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+    std::int64_t sum = 0;
+    for (std::int32_t lane : lanes) sum += lane;
+    return sum;
+}
+#endif
+
+using WeightedLevels = std::int64_t (*)(const std::int16_t*, const std::uint8_t*, index_t);
+
+inline WeightedLevels pick_weighted_levels() {
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx2"))
+        return weighted_levels_avx512;
+    if (__builtin_cpu_supports("avx2")) return weighted_levels_avx2;
+#endif
+    return weighted_levels_generic;
+}
+
+}  // namespace codes_detail
+
+// sum_j weights[j] * level_j over a padded row's code (weights: stride int16), exactly, with
+// the fastest kernel this CPU runs.
+inline std::int64_t weighted_levels(const std::int16_t* weights, const std::uint8_t* code, index_t stride) {
+    static const codes_detail::WeightedLevels kernel = codes_detail::pick_weighted_levels();
+    return kernel(weights, code, stride);
+}
+
+}  // namespace vecclust
