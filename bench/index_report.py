@@ -409,6 +409,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small setting (also BENCH_QUICK=1)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--n-vectors", type=int, default=None,
+                        help="scale the workload to this many vectors (tenant sizes grow with it)")
     parser.add_argument("--json", default="index_bench.json", help="where to write the results")
     parser.add_argument("--markdown", default=None, help="also write the tables to this file")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
@@ -422,6 +424,8 @@ def main(argv=None) -> int:
         return worker_main(args)
     quick = args.quick or quick_mode()
     params = WorkloadParams.quick() if quick else WorkloadParams()
+    if args.n_vectors is not None:
+        params = dataclasses.replace(params, n_vectors=args.n_vectors)
     start = time.perf_counter()
     report = run_all(params, args.methods, quick=quick, rounds=args.rounds,
                      log=lambda msg: print(msg, file=sys.stderr, flush=True))
