@@ -16,6 +16,7 @@
 #include <vector>       // std::vector
 
 #include "vecclust/distance.hpp"
+#include "vecclust/isa.hpp"
 #include "vecclust/parallel.hpp"
 #include "vecclust/random.hpp"
 
@@ -62,58 +63,162 @@ inline T squared_distance(const T* a, const T* b, index_t d) {
     return sum;
 }
 
-// out[c] = squared distance from x to centre c, for the centres stored transposed
-// (centers_t[j * k_padded + c]); vectorises across centres.
-template <class T>
-VECCLUST_MULTIVERSION void distances_to_centers(const T* x, const T* centers_t, index_t d, index_t k_padded, T* out) {
-    for (index_t c = 0; c < k_padded; ++c) out[c] = 0;
-    for (index_t j = 0; j < d; ++j) {
-        const T xj = x[j];
-        const T* row = centers_t + j * k_padded;
-        for (index_t c = 0; c < k_padded; ++c) {
-            const T diff = xj - row[c];
-            out[c] += diff * diff;
-        }
-    }
-}
-
-// Points per tile of tile_distances: their accumulators for kLanes centres fill about half of
-// the 16 AVX2 registers, leaving room for the centre row and the broadcast feature.
+// Points per tile of tile_distances. Each variant sums the tile's distances to a group of
+// centres in 8 vector accumulators, a quarter (AVX-512) or half (SSE2, AVX2) of the registers,
+// leaving room for the centre rows and the broadcast features.
 template <class T>
 constexpr int kTilePoints = sizeof(T) == 4 ? 4 : 2;
 
-// The same sums as distances_to_centers for kTilePoints points at once
-// (out[p * k_padded + c]), kLanes centres at a time with the sums held in registers: each
-// centre row loaded serves every point of the tile. GCC and Clang get explicit vectors (their
-// lane-wise operations round exactly like the scalar ones); other compilers the plain loops.
+// The kernels of the assignment: squared distances from a tile of points to every centre
+// (centres stored transposed, centers_t[j * k_padded + c], k_padded a multiple of kLanes), and
+// the nearest two of a row of distances. GCC and Clang get explicit vectors of kBytes, one body
+// per instruction set (isa.hpp); other compilers the plain loops.
+namespace kernels {
+
 #if defined(__GNUC__)
-template <class T>
-VECCLUST_MULTIVERSION void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded,
-                                          T* out) {
-    typedef T Vector __attribute__((vector_size(32)));  // one AVX register (two SSE registers)
-    constexpr int kPoints = kTilePoints<T>, kWidth = static_cast<int>(sizeof(Vector) / sizeof(T));
-    constexpr int kVectors = static_cast<int>(kLanes) / kWidth;
-    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
-        Vector acc[kPoints][kVectors] = {};
-        for (index_t j = 0; j < d; ++j) {
-            const T* row = centers_t + j * k_padded + c0;
+#define VECCLUST_INLINE inline __attribute__((always_inline))
+
+// out[p * k_padded + c] for the kCentres centres from c0 on, summed in registers: each centre
+// row loaded serves every point of the tile, and each lane adds the squared differences in
+// feature order, exactly like squared_distance (lane-wise vector operations round like scalar
+// ones).
+template <class T, int kBytes, int kCentres>
+VECCLUST_INLINE void tile_block(const T* const* points, const T* centers_t, index_t d, index_t k_padded, index_t c0,
+                                T* out) {
+    typedef T Vector __attribute__((vector_size(kBytes)));
+    constexpr int kPoints = kTilePoints<T>, kWidth = kBytes / static_cast<int>(sizeof(T));
+    constexpr int kVectors = kCentres / kWidth;
+    Vector acc[kPoints][kVectors] = {};
+    for (index_t j = 0; j < d; ++j) {
+        const T* row = centers_t + j * k_padded + c0;
 #pragma GCC unroll 8
-            for (int v = 0; v < kVectors; ++v) {
-                Vector centers;
-                std::memcpy(&centers, row + v * kWidth, sizeof(Vector));  // an unaligned load
+        for (int v = 0; v < kVectors; ++v) {
+            Vector centers;
+            std::memcpy(&centers, row + v * kWidth, sizeof(Vector));  // an unaligned load
 #pragma GCC unroll 8
-                for (int p = 0; p < kPoints; ++p) {
-                    const Vector diff = points[p][j] - centers;
-                    acc[p][v] += diff * diff;
-                }
+            for (int p = 0; p < kPoints; ++p) {
+                const Vector diff = points[p][j] - centers;
+                acc[p][v] += diff * diff;
             }
         }
-        for (int p = 0; p < kPoints; ++p)
-            for (int v = 0; v < kVectors; ++v)
-                for (int l = 0; l < kWidth; ++l) out[p * k_padded + c0 + v * kWidth + l] = acc[p][v][l];
+    }
+    for (int p = 0; p < kPoints; ++p)
+        for (int v = 0; v < kVectors; ++v) std::memcpy(out + p * k_padded + c0 + v * kWidth, &acc[p][v], sizeof(Vector));
+}
+
+// kTilePoints points against all centres; 8 accumulators hold kBytes / 2 centres, kLanes at the
+// end when k_padded is not a multiple of that.
+template <class T, int kBytes>
+VECCLUST_INLINE void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
+    constexpr int kStep = kBytes / 2;
+    static_assert(kStep % kLanes == 0 || kLanes % kStep == 0, "centre groups must tile the padding");
+    index_t c0 = 0;
+    for (; c0 + kStep <= k_padded; c0 += kStep) tile_block<T, kBytes, kStep>(points, centers_t, d, k_padded, c0, out);
+    if constexpr (kStep > kLanes)
+        for (; c0 < k_padded; c0 += kLanes) tile_block<T, kBytes, kLanes>(points, centers_t, d, k_padded, c0, out);
+}
+
+// The nearest and second nearest distance seen by each lane of a vector of kBytes.
+template <class T, int kBytes>
+struct Lanes {
+    using Index = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;  // lane-width indices
+    typedef T Values __attribute__((vector_size(kBytes)));
+    typedef Index Indices __attribute__((vector_size(kBytes)));
+    static constexpr int kWidth = kBytes / static_cast<int>(sizeof(T));
+    Values best, second;
+    Indices index;  // of the centre at `best`
+};
+
+// Lane by lane, what two lanes saw together (the first index on ties).
+template <class T, int kBytes>
+VECCLUST_INLINE Lanes<T, kBytes> merge(const Lanes<T, kBytes>& a, const Lanes<T, kBytes>& b) {
+    const auto take_b = (b.best < a.best) | ((b.best == a.best) & (b.index < a.index));
+    const auto loser = take_b ? a.best : b.best;
+    const auto second = b.second < a.second ? b.second : a.second;
+    Lanes<T, kBytes> out;
+    out.second = loser < second ? loser : second;
+    out.best = take_b ? b.best : a.best;
+    out.index = take_b ? b.index : a.index;
+    return out;
+}
+
+// Merges the halves of the lanes until one lane is left.
+template <class T, int kBytes>
+VECCLUST_INLINE void fold(const Lanes<T, kBytes>& lanes, index_t& best, T& second) {
+    if constexpr (Lanes<T, kBytes>::kWidth == 1) {
+        best = static_cast<index_t>(lanes.index[0]);
+        second = lanes.second[0];
+    } else {
+        constexpr int kHalf = kBytes / 2;
+        Lanes<T, kHalf> low, high;
+        const auto* best_bytes = reinterpret_cast<const char*>(&lanes.best);
+        const auto* second_bytes = reinterpret_cast<const char*>(&lanes.second);
+        const auto* index_bytes = reinterpret_cast<const char*>(&lanes.index);
+        std::memcpy(&low.best, best_bytes, kHalf), std::memcpy(&high.best, best_bytes + kHalf, kHalf);
+        std::memcpy(&low.second, second_bytes, kHalf), std::memcpy(&high.second, second_bytes + kHalf, kHalf);
+        std::memcpy(&low.index, index_bytes, kHalf), std::memcpy(&high.index, index_bytes + kHalf, kHalf);
+        fold(merge(low, high), best, second);
     }
 }
-#else
+
+// The nearest centre (first index on ties) among dist[0, k_padded), whose entries from k on
+// must be +infinity, and the smallest distance to any other centre (+infinity if none). Each
+// lane scans its centres branch-free, then the lanes are merged: comparisons and selects only,
+// so the result is that of a sequential scan whatever the vector width.
+template <class T, int kBytes>
+VECCLUST_INLINE void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
+    using Group = Lanes<T, kBytes>;
+    using Index = typename Group::Index;
+    constexpr int kWidth = Group::kWidth, kVectors = static_cast<int>(kLanes) / kWidth;
+    Index first[kLanes];
+    for (int l = 0; l < static_cast<int>(kLanes); ++l) first[l] = static_cast<Index>(l);
+    Group lanes[kVectors];
+    typename Group::Indices index[kVectors];
+    for (int v = 0; v < kVectors; ++v) {
+        lanes[v].best = lanes[v].second = typename Group::Values{} + std::numeric_limits<T>::infinity();
+        std::memcpy(&index[v], first + v * kWidth, sizeof(index[v]));
+        lanes[v].index = index[v];
+    }
+    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+#pragma GCC unroll 8
+        for (int v = 0; v < kVectors; ++v) {
+            typename Group::Values value;
+            std::memcpy(&value, dist + c0 + v * kWidth, sizeof(value));  // an unaligned load
+            const auto better = value < lanes[v].best;
+            lanes[v].second = better ? lanes[v].best : (value < lanes[v].second ? value : lanes[v].second);
+            lanes[v].index = better ? index[v] : lanes[v].index;
+            lanes[v].best = better ? value : lanes[v].best;
+            index[v] += static_cast<Index>(kLanes);
+        }
+    }
+    for (int v = 1; v < kVectors; ++v) lanes[0] = merge(lanes[0], lanes[v]);
+    fold(lanes[0], best, second);
+}
+
+#undef VECCLUST_INLINE
+
+#ifdef VECCLUST_ISA_DISPATCH
+template <class T>
+VECCLUST_TARGET_AVX2 void tile_distances_avx2(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
+    tile_distances<T, 32>(points, centers_t, d, k_padded, out);
+}
+template <class T>
+VECCLUST_TARGET_AVX512 void tile_distances_avx512(const T* const* points, const T* centers_t, index_t d, index_t k_padded,
+                                                  T* out) {
+    tile_distances<T, 64>(points, centers_t, d, k_padded, out);
+}
+template <class T>
+VECCLUST_TARGET_AVX2 void nearest_two_avx2(const T* dist, index_t k_padded, index_t& best, T& second) {
+    nearest_two<T, 32>(dist, k_padded, best, second);
+}
+template <class T>
+VECCLUST_TARGET_AVX512 void nearest_two_avx512(const T* dist, index_t k_padded, index_t& best, T& second) {
+    nearest_two<T, 64>(dist, k_padded, best, second);
+}
+#endif
+
+#else  // plain loops
+
 template <class T>
 void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
     constexpr int kPoints = kTilePoints<T>;
@@ -131,41 +236,20 @@ void tile_distances(const T* const* points, const T* centers_t, index_t d, index
             for (index_t l = 0; l < kLanes; ++l) out[p * k_padded + c0 + l] = acc[p][l];
     }
 }
-#endif
 
-// The nearest centre (first index on ties) among dist[0, k_padded), whose entries from k on
-// must be +infinity, and the smallest distance to any other centre (+infinity if none).
-// Branch-free per lane, then the lanes are merged: equal to a sequential scan.
 template <class T>
-VECCLUST_MULTIVERSION void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
-    using Index = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;  // lane-width indices
-    constexpr T inf = std::numeric_limits<T>::infinity();
-    T best_value[kLanes], second_value[kLanes];
-    Index best_block[kLanes];
-    for (index_t l = 0; l < kLanes; ++l) best_value[l] = inf, second_value[l] = inf, best_block[l] = 0;
-    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
-        const auto block = static_cast<Index>(c0 / kLanes);
-        for (index_t l = 0; l < kLanes; ++l) {
-            const T v = dist[c0 + l];
-            const bool better = v < best_value[l];
-            second_value[l] = better ? best_value[l] : (v < second_value[l] ? v : second_value[l]);
-            best_block[l] = better ? block : best_block[l];
-            best_value[l] = better ? v : best_value[l];
-        }
-    }
-    index_t winner = 0;  // lane of the overall nearest: smallest value, then smallest index
-    for (index_t l = 1; l < kLanes; ++l) {
-        const index_t index = static_cast<index_t>(best_block[l]) * kLanes + l;
-        const index_t current = static_cast<index_t>(best_block[winner]) * kLanes + winner;
-        if (best_value[l] < best_value[winner] || (best_value[l] == best_value[winner] && index < current)) winner = l;
-    }
-    best = static_cast<index_t>(best_block[winner]) * kLanes + winner;
-    second = second_value[winner];
-    for (index_t l = 0; l < kLanes; ++l) {
-        if (l != winner && best_value[l] < second) second = best_value[l];
-        if (l != winner && second_value[l] < second) second = second_value[l];
+void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
+    best = 0;
+    second = std::numeric_limits<T>::infinity();
+    for (index_t c = 1; c < k_padded; ++c) {
+        if (dist[c] < dist[best]) second = dist[best], best = c;
+        else if (dist[c] < second) second = dist[c];
     }
 }
+
+#endif
+
+}  // namespace kernels
 
 // Squared distances from `point` to the listed centres (row-major k x d): out[m] for centre
 // which[m]. Each is the sequential sum of squared_distance, so the bits agree with the tile
@@ -243,13 +327,14 @@ struct SafeBounds {
 
 }  // namespace kmeans_detail
 
-// The centres transposed and padded for distances_to_centers.
+// The centres transposed and padded for the assignment kernels, which it runs with the
+// instruction set chosen when it was built.
 template <class T>
 class CenterTable {
   public:
     CenterTable(const T* centers, index_t k, index_t d)
         : k_(k), d_(d), k_padded_((k + kmeans_detail::kLanes - 1) / kmeans_detail::kLanes * kmeans_detail::kLanes),
-          transposed_(static_cast<size_t>(k_padded_ * d)) {
+          level_(isa::current()), transposed_(static_cast<size_t>(k_padded_ * d)) {
         for (index_t c = 0; c < k; ++c)
             for (index_t j = 0; j < d; ++j) transposed_[static_cast<size_t>(j * k_padded_ + c)] = centers[c * d + j];
         // Padding centres copy centre 0 so they never win a strict comparison against it.
@@ -258,17 +343,41 @@ class CenterTable {
     }
     index_t k() const { return k_; }
     index_t padded() const { return k_padded_; }
-    // Writes padded() distances; the first k() are meaningful.
-    void distances(const T* x, T* out) const {
-        kmeans_detail::distances_to_centers(x, transposed_.data(), d_, k_padded_, out);
-    }
-    // The same for kmeans_detail::kTilePoints<T> points: out[p * padded() + c].
+
+    // Squared distances from kmeans_detail::kTilePoints<T> points to every centre:
+    // out[p * padded() + c], the first k() of each row meaningful.
     void tile_distances(const T* const* points, T* out) const {
-        kmeans_detail::tile_distances(points, transposed_.data(), d_, k_padded_, out);
+        namespace kernels = kmeans_detail::kernels;
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::tile_distances_avx512(points, transposed_.data(), d_, k_padded_, out);
+        if (level_ == isa::Level::avx2) return kernels::tile_distances_avx2(points, transposed_.data(), d_, k_padded_, out);
+#endif
+#if defined(__GNUC__)
+        kernels::tile_distances<T, 16>(points, transposed_.data(), d_, k_padded_, out);
+#else
+        kernels::tile_distances(points, transposed_.data(), d_, k_padded_, out);
+#endif
+    }
+
+    // The nearest centre (first on ties) and the second smallest distance in a row of
+    // tile_distances, whose padding entries it sets to +infinity.
+    void nearest_two(T* row, index_t& best, T& second) const {
+        namespace kernels = kmeans_detail::kernels;
+        std::fill(row + k_, row + k_padded_, std::numeric_limits<T>::infinity());
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::nearest_two_avx512(row, k_padded_, best, second);
+        if (level_ == isa::Level::avx2) return kernels::nearest_two_avx2(row, k_padded_, best, second);
+#endif
+#if defined(__GNUC__)
+        kernels::nearest_two<T, 16>(row, k_padded_, best, second);
+#else
+        kernels::nearest_two(row, k_padded_, best, second);
+#endif
     }
 
   private:
     index_t k_, d_, k_padded_;
+    isa::Level level_;
     std::vector<T> transposed_;
 };
 
@@ -287,10 +396,9 @@ void nearest_centers(const T* x, index_t n, index_t d, const T* centers, index_t
             table.tile_distances(rows, dist.data());
             for (index_t p = 0; p < std::min<index_t>(kPoints, end - t); ++p) {
                 T* row = dist.data() + p * padded;
-                std::fill(row + k, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
                 index_t best;
                 T second;
-                kmeans_detail::nearest_two(row, padded, best, second);
+                table.nearest_two(row, best, second);
                 labels[t + p] = best;
                 if (sq_distances) sq_distances[t + p] = row[best];
             }
@@ -490,10 +598,9 @@ class LloydRun {
             table.tile_distances(rows, dist.data());
             for (index_t p = 0; p < std::min<index_t>(kPoints, count - t); ++p) {
                 T* row = dist.data() + p * padded;
-                std::fill(row + k_, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
                 index_t best;
                 T second;
-                nearest_two(row, padded, best, second);
+                table.nearest_two(row, best, second);
                 const index_t i = points[static_cast<size_t>(t + p)];
                 label_of[i] = best;
                 if (bounds_ == KMeansAlgorithm::hamerly) {
