@@ -63,6 +63,14 @@ inline T squared_distance(const T* a, const T* b, index_t d) {
     return sum;
 }
 
+// What a nearest-two scan finds: the nearest centre (first index on ties), its squared
+// distance, and the smallest squared distance to any other centre (+infinity if none).
+template <class T>
+struct NearestTwo {
+    index_t index;
+    T nearest, second;
+};
+
 // Points per tile of tile_distances. Each variant sums the tile's distances to a group of
 // centres in 8 vector accumulators, a quarter (AVX-512) or half (SSE2, AVX2) of the registers,
 // leaving room for the centre rows and the broadcast features.
@@ -71,20 +79,23 @@ constexpr int kTilePoints = sizeof(T) == 4 ? 4 : 2;
 
 // The kernels of the assignment: squared distances from a tile of points to every centre
 // (centres stored transposed, centers_t[j * k_padded + c], k_padded a multiple of kLanes), and
-// the nearest two of a row of distances. GCC and Clang get explicit vectors of kBytes, one body
-// per instruction set (isa.hpp); other compilers the plain loops.
+// the nearest two centres, from a row of distances or straight from the sums in registers.
+// GCC and Clang get explicit vectors of kBytes, one body per instruction set (isa.hpp); other
+// compilers the plain loops.
 namespace kernels {
+
+constexpr int kBaselineBytes = 16;  // SSE2 on x86-64, NEON on ARM
 
 #if defined(__GNUC__)
 #define VECCLUST_INLINE inline __attribute__((always_inline))
 
-// out[p * k_padded + c] for the kCentres centres from c0 on, summed in registers: each centre
-// row loaded serves every point of the tile, and each lane adds the squared differences in
-// feature order, exactly like squared_distance (lane-wise vector operations round like scalar
-// ones).
-template <class T, int kBytes, int kCentres>
+// The squared distances from the tile's points to the kCentres centres from c0 on, summed in
+// registers and handed to sink(acc, c0) as acc[point][vector]: each centre row loaded serves
+// every point of the tile, and each lane adds the squared differences in feature order,
+// exactly like squared_distance (lane-wise vector operations round like scalar ones).
+template <class T, int kBytes, int kCentres, class Sink>
 VECCLUST_INLINE void tile_block(const T* const* points, const T* centers_t, index_t d, index_t k_padded, index_t c0,
-                                T* out) {
+                                Sink& sink) {
     typedef T Vector __attribute__((vector_size(kBytes)));
     constexpr int kPoints = kTilePoints<T>, kWidth = kBytes / static_cast<int>(sizeof(T));
     constexpr int kVectors = kCentres / kWidth;
@@ -102,20 +113,32 @@ VECCLUST_INLINE void tile_block(const T* const* points, const T* centers_t, inde
             }
         }
     }
-    for (int p = 0; p < kPoints; ++p)
-        for (int v = 0; v < kVectors; ++v) std::memcpy(out + p * k_padded + c0 + v * kWidth, &acc[p][v], sizeof(Vector));
+    sink(acc, c0);
 }
 
-// kTilePoints points against all centres; 8 accumulators hold kBytes / 2 centres, kLanes at the
-// end when k_padded is not a multiple of that.
-template <class T, int kBytes>
-VECCLUST_INLINE void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
+// The tile against the centres [0, k): groups of kBytes / 2 centres (8 accumulators), then
+// kLanes at a time when the padded count is not a multiple of that.
+template <class T, int kBytes, class Sink>
+VECCLUST_INLINE void tile_groups(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                 Sink&& sink) {
     constexpr int kStep = kBytes / 2;
     static_assert(kStep % kLanes == 0 || kLanes % kStep == 0, "centre groups must tile the padding");
     index_t c0 = 0;
-    for (; c0 + kStep <= k_padded; c0 += kStep) tile_block<T, kBytes, kStep>(points, centers_t, d, k_padded, c0, out);
+    for (; c0 < k && c0 + kStep <= k_padded; c0 += kStep) tile_block<T, kBytes, kStep>(points, centers_t, d, k_padded, c0, sink);
     if constexpr (kStep > kLanes)
-        for (; c0 < k_padded; c0 += kLanes) tile_block<T, kBytes, kLanes>(points, centers_t, d, k_padded, c0, out);
+        for (; c0 < k; c0 += kLanes) tile_block<T, kBytes, kLanes>(points, centers_t, d, k_padded, c0, sink);
+}
+
+// out[p * k_padded + c] for c < k (the rest of the row is left as it was).
+template <class T, int kBytes>
+VECCLUST_INLINE void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                    T* out) {
+    tile_groups<T, kBytes>(points, centers_t, d, k, k_padded, [&](const auto& acc, index_t c0) {
+        constexpr int kVectors = static_cast<int>(std::extent_v<std::remove_reference_t<decltype(acc)>, 1>);
+        constexpr int kWidth = static_cast<int>(sizeof(acc[0][0]) / sizeof(T));
+        for (int p = 0; p < kTilePoints<T>; ++p)
+            for (int v = 0; v < kVectors; ++v) std::memcpy(out + p * k_padded + c0 + v * kWidth, &acc[p][v], sizeof(acc[p][v]));
+    });
 }
 
 // The nearest and second nearest distance seen by each lane of a vector of kBytes.
@@ -127,6 +150,28 @@ struct Lanes {
     static constexpr int kWidth = kBytes / static_cast<int>(sizeof(T));
     Values best, second;
     Indices index;  // of the centre at `best`
+
+    // Nothing seen yet.
+    VECCLUST_INLINE static Lanes empty() {
+        Lanes lanes;
+        lanes.best = lanes.second = Values{} + std::numeric_limits<T>::infinity();
+        lanes.index = Indices{};
+        return lanes;
+    }
+    // The indices first, first + 1, ... of the lanes (an out parameter: a returned vector
+    // would have a different ABI in the baseline and the wider variants).
+    VECCLUST_INLINE static void indices_from(index_t first, Indices& out) {
+        Index values[kWidth];
+        for (int l = 0; l < kWidth; ++l) values[l] = static_cast<Index>(first + l);
+        std::memcpy(&out, values, sizeof(out));
+    }
+    // One more centre per lane; the lanes must see their centres in increasing index order.
+    VECCLUST_INLINE void absorb(const Values& value, const Indices& at) {
+        const auto better = value < best;
+        second = better ? best : (value < second ? value : second);
+        index = better ? at : index;
+        best = better ? value : best;
+    }
 };
 
 // Lane by lane, what two lanes saw together (the first index on ties).
@@ -142,12 +187,12 @@ VECCLUST_INLINE Lanes<T, kBytes> merge(const Lanes<T, kBytes>& a, const Lanes<T,
     return out;
 }
 
-// Merges the halves of the lanes until one lane is left.
+// Merges the halves of the lanes until one lane is left. Comparisons and selects only, so the result is that of a sequential scan
+// whatever the vector width.
 template <class T, int kBytes>
-VECCLUST_INLINE void fold(const Lanes<T, kBytes>& lanes, index_t& best, T& second) {
+VECCLUST_INLINE void fold(const Lanes<T, kBytes>& lanes, NearestTwo<T>& out) {
     if constexpr (Lanes<T, kBytes>::kWidth == 1) {
-        best = static_cast<index_t>(lanes.index[0]);
-        second = lanes.second[0];
+        out = {static_cast<index_t>(lanes.index[0]), lanes.best[0], lanes.second[0]};
     } else {
         constexpr int kHalf = kBytes / 2;
         Lanes<T, kHalf> low, high;
@@ -157,72 +202,84 @@ VECCLUST_INLINE void fold(const Lanes<T, kBytes>& lanes, index_t& best, T& secon
         std::memcpy(&low.best, best_bytes, kHalf), std::memcpy(&high.best, best_bytes + kHalf, kHalf);
         std::memcpy(&low.second, second_bytes, kHalf), std::memcpy(&high.second, second_bytes + kHalf, kHalf);
         std::memcpy(&low.index, index_bytes, kHalf), std::memcpy(&high.index, index_bytes + kHalf, kHalf);
-        fold(merge(low, high), best, second);
+        fold(merge(low, high), out);
     }
 }
 
-// The nearest centre (first index on ties) among dist[0, k_padded), whose entries from k on
-// must be +infinity, and the smallest distance to any other centre (+infinity if none). Each
-// lane scans its centres branch-free, then the lanes are merged: comparisons and selects only,
-// so the result is that of a sequential scan whatever the vector width.
+// The nearest two among dist[0, k_padded), whose entries from k on must be +infinity.
 template <class T, int kBytes>
-VECCLUST_INLINE void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
+VECCLUST_INLINE void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>& out) {
     using Group = Lanes<T, kBytes>;
-    using Index = typename Group::Index;
     constexpr int kWidth = Group::kWidth, kVectors = static_cast<int>(kLanes) / kWidth;
-    Index first[kLanes];
-    for (int l = 0; l < static_cast<int>(kLanes); ++l) first[l] = static_cast<Index>(l);
     Group lanes[kVectors];
-    typename Group::Indices index[kVectors];
-    for (int v = 0; v < kVectors; ++v) {
-        lanes[v].best = lanes[v].second = typename Group::Values{} + std::numeric_limits<T>::infinity();
-        std::memcpy(&index[v], first + v * kWidth, sizeof(index[v]));
-        lanes[v].index = index[v];
-    }
+    for (int v = 0; v < kVectors; ++v) lanes[v] = Group::empty();
     for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
 #pragma GCC unroll 8
         for (int v = 0; v < kVectors; ++v) {
             typename Group::Values value;
             std::memcpy(&value, dist + c0 + v * kWidth, sizeof(value));  // an unaligned load
-            const auto better = value < lanes[v].best;
-            lanes[v].second = better ? lanes[v].best : (value < lanes[v].second ? value : lanes[v].second);
-            lanes[v].index = better ? index[v] : lanes[v].index;
-            lanes[v].best = better ? value : lanes[v].best;
-            index[v] += static_cast<Index>(kLanes);
+            typename Group::Indices at;
+            Group::indices_from(c0 + v * kWidth, at);
+            lanes[v].absorb(value, at);
         }
     }
     for (int v = 1; v < kVectors; ++v) lanes[0] = merge(lanes[0], lanes[v]);
-    fold(lanes[0], best, second);
+    fold(lanes[0], out);
+}
+
+// nearest_two for each point of a tile, from the sums as tile_groups produces them: no row
+// of distances is stored.
+template <class T, int kBytes>
+VECCLUST_INLINE void tile_nearest_two(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                      NearestTwo<T>* out) {
+    using Group = Lanes<T, kBytes>;
+    constexpr int kPoints = kTilePoints<T>;
+    Group lanes[kPoints];
+    for (int p = 0; p < kPoints; ++p) lanes[p] = Group::empty();
+    tile_groups<T, kBytes>(points, centers_t, d, k, k_padded, [&](const auto& acc, index_t c0) {
+        constexpr int kVectors = static_cast<int>(std::extent_v<std::remove_reference_t<decltype(acc)>, 1>);
+        const bool padded = c0 + kVectors * Group::kWidth > k;  // the last group: hide the padding
+        for (int v = 0; v < kVectors; ++v) {
+            typename Group::Indices at;
+            Group::indices_from(c0 + v * Group::kWidth, at);
+            const auto real = at < static_cast<typename Group::Index>(k);
+            const auto far = typename Group::Values{} + std::numeric_limits<T>::infinity();
+            for (int p = 0; p < kPoints; ++p) lanes[p].absorb(padded ? (real ? acc[p][v] : far) : acc[p][v], at);
+        }
+    });
+    for (int p = 0; p < kPoints; ++p) fold(lanes[p], out[p]);
 }
 
 #undef VECCLUST_INLINE
 
 #ifdef VECCLUST_ISA_DISPATCH
-template <class T>
-VECCLUST_TARGET_AVX2 void tile_distances_avx2(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
-    tile_distances<T, 32>(points, centers_t, d, k_padded, out);
-}
-template <class T>
-VECCLUST_TARGET_AVX512 void tile_distances_avx512(const T* const* points, const T* centers_t, index_t d, index_t k_padded,
-                                                  T* out) {
-    tile_distances<T, 64>(points, centers_t, d, k_padded, out);
-}
-template <class T>
-VECCLUST_TARGET_AVX2 void nearest_two_avx2(const T* dist, index_t k_padded, index_t& best, T& second) {
-    nearest_two<T, 32>(dist, k_padded, best, second);
-}
-template <class T>
-VECCLUST_TARGET_AVX512 void nearest_two_avx512(const T* dist, index_t k_padded, index_t& best, T& second) {
-    nearest_two<T, 64>(dist, k_padded, best, second);
-}
+// The kernels compiled for one instruction set, as functions of that target.
+#define VECCLUST_KMEANS_KERNELS(level, target, bytes)                                                                  \
+    template <class T>                                                                                                 \
+    target void tile_distances_##level(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, \
+                                       T* out) {                                                                       \
+        tile_distances<T, bytes>(points, centers_t, d, k, k_padded, out);                                              \
+    }                                                                                                                  \
+    template <class T>                                                                                                 \
+    target void tile_nearest_two_##level(const T* const* points, const T* centers_t, index_t d, index_t k,              \
+                                         index_t k_padded, NearestTwo<T>* out) {                                       \
+        tile_nearest_two<T, bytes>(points, centers_t, d, k, k_padded, out);                                            \
+    }                                                                                                                  \
+    template <class T>                                                                                                 \
+    target void nearest_two_##level(const T* dist, index_t k_padded, NearestTwo<T>& out) {                             \
+        nearest_two<T, bytes>(dist, k_padded, out);                                                                    \
+    }
+VECCLUST_KMEANS_KERNELS(avx2, VECCLUST_TARGET_AVX2, 32)
+VECCLUST_KMEANS_KERNELS(avx512, VECCLUST_TARGET_AVX512, 64)
+#undef VECCLUST_KMEANS_KERNELS
 #endif
 
-#else  // plain loops
+#else  // plain loops, kLanes centres at a time
 
-template <class T>
-void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
+template <class T, class Sink>
+void tile_groups(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, Sink&& sink) {
     constexpr int kPoints = kTilePoints<T>;
-    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+    for (index_t c0 = 0; c0 < k; c0 += kLanes) {
         T acc[kPoints][kLanes] = {};
         for (index_t j = 0; j < d; ++j) {
             const T* row = centers_t + j * k_padded + c0;
@@ -232,19 +289,38 @@ void tile_distances(const T* const* points, const T* centers_t, index_t d, index
                     acc[p][l] += diff * diff;
                 }
         }
-        for (int p = 0; p < kPoints; ++p)
-            for (index_t l = 0; l < kLanes; ++l) out[p * k_padded + c0 + l] = acc[p][l];
+        sink(acc, c0);
     }
 }
 
+template <class T, int /* vector width: none */>
+void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, T* out) {
+    tile_groups(points, centers_t, d, k, k_padded, [&](const T (&acc)[kTilePoints<T>][kLanes], index_t c0) {
+        for (int p = 0; p < kTilePoints<T>; ++p) std::copy(acc[p], acc[p] + kLanes, out + p * k_padded + c0);
+    });
+}
+
+// The nearest-two scan of one point, one centre at a time in index order.
 template <class T>
-void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
-    best = 0;
-    second = std::numeric_limits<T>::infinity();
-    for (index_t c = 1; c < k_padded; ++c) {
-        if (dist[c] < dist[best]) second = dist[best], best = c;
-        else if (dist[c] < second) second = dist[c];
-    }
+void absorb(T value, index_t c, NearestTwo<T>& out) {
+    if (value < out.nearest) out.second = out.nearest, out.nearest = value, out.index = c;
+    else if (value < out.second) out.second = value;
+}
+
+template <class T, int /* vector width: none */>
+void tile_nearest_two(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                      NearestTwo<T>* out) {
+    for (int p = 0; p < kTilePoints<T>; ++p) out[p] = {0, std::numeric_limits<T>::infinity(), std::numeric_limits<T>::infinity()};
+    tile_groups(points, centers_t, d, k, k_padded, [&](const T (&acc)[kTilePoints<T>][kLanes], index_t c0) {
+        for (int p = 0; p < kTilePoints<T>; ++p)
+            for (index_t l = 0; l < std::min(kLanes, k - c0); ++l) absorb(acc[p][l], c0 + l, out[p]);
+    });
+}
+
+template <class T, int /* vector width: none */>
+void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>& out) {
+    out = {0, std::numeric_limits<T>::infinity(), std::numeric_limits<T>::infinity()};
+    for (index_t c = 0; c < k_padded; ++c) absorb(dist[c], c, out);
 }
 
 #endif
@@ -345,37 +421,43 @@ class CenterTable {
     index_t padded() const { return k_padded_; }
 
     // Squared distances from kmeans_detail::kTilePoints<T> points to every centre:
-    // out[p * padded() + c], the first k() of each row meaningful.
+    // out[p * padded() + c] for c < k().
     void tile_distances(const T* const* points, T* out) const {
         namespace kernels = kmeans_detail::kernels;
 #ifdef VECCLUST_ISA_DISPATCH
-        if (level_ == isa::Level::avx512) return kernels::tile_distances_avx512(points, transposed_.data(), d_, k_padded_, out);
-        if (level_ == isa::Level::avx2) return kernels::tile_distances_avx2(points, transposed_.data(), d_, k_padded_, out);
+        if (level_ == isa::Level::avx512) return kernels::tile_distances_avx512(points, data(), d_, k_, k_padded_, out);
+        if (level_ == isa::Level::avx2) return kernels::tile_distances_avx2(points, data(), d_, k_, k_padded_, out);
 #endif
-#if defined(__GNUC__)
-        kernels::tile_distances<T, 16>(points, transposed_.data(), d_, k_padded_, out);
-#else
-        kernels::tile_distances(points, transposed_.data(), d_, k_padded_, out);
-#endif
+        kernels::tile_distances<T, kernels::kBaselineBytes>(points, data(), d_, k_, k_padded_, out);
     }
 
-    // The nearest centre (first on ties) and the second smallest distance in a row of
-    // tile_distances, whose padding entries it sets to +infinity.
-    void nearest_two(T* row, index_t& best, T& second) const {
+    // The nearest two centres of each of kmeans_detail::kTilePoints<T> points, without
+    // storing the distances.
+    void tile_nearest_two(const T* const* points, kmeans_detail::NearestTwo<T>* out) const {
+        namespace kernels = kmeans_detail::kernels;
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::tile_nearest_two_avx512(points, data(), d_, k_, k_padded_, out);
+        if (level_ == isa::Level::avx2) return kernels::tile_nearest_two_avx2(points, data(), d_, k_, k_padded_, out);
+#endif
+        kernels::tile_nearest_two<T, kernels::kBaselineBytes>(points, data(), d_, k_, k_padded_, out);
+    }
+
+    // The same for one row of tile_distances, whose padding entries it sets to +infinity.
+    kmeans_detail::NearestTwo<T> nearest_two(T* row) const {
         namespace kernels = kmeans_detail::kernels;
         std::fill(row + k_, row + k_padded_, std::numeric_limits<T>::infinity());
+        kmeans_detail::NearestTwo<T> out;
 #ifdef VECCLUST_ISA_DISPATCH
-        if (level_ == isa::Level::avx512) return kernels::nearest_two_avx512(row, k_padded_, best, second);
-        if (level_ == isa::Level::avx2) return kernels::nearest_two_avx2(row, k_padded_, best, second);
+        if (level_ == isa::Level::avx512) return kernels::nearest_two_avx512(row, k_padded_, out), out;
+        if (level_ == isa::Level::avx2) return kernels::nearest_two_avx2(row, k_padded_, out), out;
 #endif
-#if defined(__GNUC__)
-        kernels::nearest_two<T, 16>(row, k_padded_, best, second);
-#else
-        kernels::nearest_two(row, k_padded_, best, second);
-#endif
+        kernels::nearest_two<T, kernels::kBaselineBytes>(row, k_padded_, out);
+        return out;
     }
 
   private:
+    const T* data() const { return transposed_.data(); }
+
     index_t k_, d_, k_padded_;
     isa::Level level_;
     std::vector<T> transposed_;
@@ -387,20 +469,15 @@ void nearest_centers(const T* x, index_t n, index_t d, const T* centers, index_t
                      ThreadPool& pool) {
     constexpr int kPoints = kmeans_detail::kTilePoints<T>;
     const CenterTable<T> table(centers, k, d);
-    const index_t padded = table.padded();
     pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
-        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
         for (index_t t = begin; t < end; t += kPoints) {
             const T* rows[kPoints];
             for (int p = 0; p < kPoints; ++p) rows[p] = x + std::min(t + p, end - 1) * d;  // short tile: repeat
-            table.tile_distances(rows, dist.data());
+            kmeans_detail::NearestTwo<T> nearest[kPoints];
+            table.tile_nearest_two(rows, nearest);
             for (index_t p = 0; p < std::min<index_t>(kPoints, end - t); ++p) {
-                T* row = dist.data() + p * padded;
-                index_t best;
-                T second;
-                table.nearest_two(row, best, second);
-                labels[t + p] = best;
-                if (sq_distances) sq_distances[t + p] = row[best];
+                labels[t + p] = nearest[p].index;
+                if (sq_distances) sq_distances[t + p] = nearest[p].nearest;
             }
         }
     });
@@ -589,26 +666,29 @@ class LloydRun {
     // second nearest distances, Elkan's to every distance.
     void scan_labels(const std::vector<index_t>& points, const CenterTable<T>& table, index_t* label_of) {
         constexpr int kPoints = kTilePoints<T>;
-        const index_t padded = table.padded(), count = static_cast<index_t>(points.size());
-        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
+        const index_t count = static_cast<index_t>(points.size());
+        const bool elkan = bounds_ == KMeansAlgorithm::elkan;
+        std::vector<T> dist(elkan ? static_cast<size_t>(kPoints * table.padded()) : 0);  // Elkan keeps every distance
         for (index_t t = 0; t < count; t += kPoints) {
             const T* rows[kPoints];
             for (int p = 0; p < kPoints; ++p)  // a short last tile repeats its last point
                 rows[p] = x_ + points[static_cast<size_t>(std::min(t + p, count - 1))] * d_;
-            table.tile_distances(rows, dist.data());
+            NearestTwo<T> nearest[kPoints];
+            if (elkan) {
+                table.tile_distances(rows, dist.data());
+                for (int p = 0; p < kPoints; ++p) nearest[p] = table.nearest_two(dist.data() + p * table.padded());
+            } else {
+                table.tile_nearest_two(rows, nearest);
+            }
             for (index_t p = 0; p < std::min<index_t>(kPoints, count - t); ++p) {
-                T* row = dist.data() + p * padded;
-                index_t best;
-                T second;
-                table.nearest_two(row, best, second);
                 const index_t i = points[static_cast<size_t>(t + p)];
-                label_of[i] = best;
+                label_of[i] = nearest[p].index;
                 if (bounds_ == KMeansAlgorithm::hamerly) {
-                    upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(row[best]));
-                    lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(second));
-                } else if (bounds_ == KMeansAlgorithm::elkan) {
-                    upper_[static_cast<size_t>(i)] = safe_.upper(row[best]);
-                    lower_bounds_from(row, drift_below_.data(), k_, shrink_, lower_rows_.data() + i * k_);
+                    upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(nearest[p].nearest));
+                    lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(nearest[p].second));
+                } else if (elkan) {
+                    upper_[static_cast<size_t>(i)] = safe_.upper(nearest[p].nearest);
+                    lower_bounds_from(dist.data() + p * table.padded(), drift_below_.data(), k_, shrink_, lower_rows_.data() + i * k_);
                 }
             }
         }
