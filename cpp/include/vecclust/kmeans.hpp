@@ -212,15 +212,15 @@ VECCLUST_INLINE void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>&
     using Group = Lanes<T, kBytes>;
     constexpr int kWidth = Group::kWidth, kVectors = static_cast<int>(kLanes) / kWidth;
     Group lanes[kVectors];
-    for (int v = 0; v < kVectors; ++v) lanes[v] = Group::empty();
+    typename Group::Indices at[kVectors];
+    for (int v = 0; v < kVectors; ++v) lanes[v] = Group::empty(), Group::indices_from(v * kWidth, at[v]);
     for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
 #pragma GCC unroll 8
         for (int v = 0; v < kVectors; ++v) {
             typename Group::Values value;
             std::memcpy(&value, dist + c0 + v * kWidth, sizeof(value));  // an unaligned load
-            typename Group::Indices at;
-            Group::indices_from(c0 + v * kWidth, at);
-            lanes[v].absorb(value, at);
+            lanes[v].absorb(value, at[v]);
+            at[v] += static_cast<typename Group::Index>(kLanes);
         }
     }
     for (int v = 1; v < kVectors; ++v) lanes[0] = merge(lanes[0], lanes[v]);
@@ -327,25 +327,41 @@ void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>& out) {
 
 }  // namespace kernels
 
-// Squared distances from `point` to the listed centres (row-major k x d): out[m] for centre
-// which[m]. Each is the sequential sum of squared_distance, so the bits agree with the tile
-// kernel; a group of independent sums runs side by side to hide the addition latency.
+// out[m] = squared_distance(a[m], b[m], d) for m < count. Each is the sequential sum of
+// squared_distance, so the bits agree with the tile kernel; a group of independent sums runs
+// side by side to hide the addition latency.
 template <class T>
-VECCLUST_MULTIVERSION void squared_distances_to(const T* point, const T* centers, index_t d, const index_t* which,
-                                                index_t count, T* out) {
+VECCLUST_MULTIVERSION void paired_squared_distances(const T* const* a, const T* const* b, index_t d, index_t count, T* out) {
     constexpr index_t kGroup = 8;
     for (index_t m0 = 0; m0 < count; m0 += kGroup) {
-        const T* rows[kGroup];
-        for (index_t l = 0; l < kGroup; ++l) rows[l] = centers + which[std::min(m0 + l, count - 1)] * d;  // short group: repeat
+        const T* left[kGroup];
+        const T* right[kGroup];
+        for (index_t l = 0; l < kGroup; ++l) {  // a short group repeats its last pair
+            const index_t m = std::min(m0 + l, count - 1);
+            left[l] = a[m], right[l] = b[m];
+        }
         T acc[kGroup] = {};
         for (index_t j = 0; j < d; ++j) {
-            const T value = point[j];
             for (index_t l = 0; l < kGroup; ++l) {
-                const T diff = value - rows[l][j];
+                const T diff = left[l][j] - right[l][j];
                 acc[l] += diff * diff;
             }
         }
         for (index_t l = 0; l < std::min(kGroup, count - m0); ++l) out[m0 + l] = acc[l];
+    }
+}
+
+// Adds each point of [begin, end), times its weight (1 without weights), to its cluster's
+// sums (k x d) and the weight to weights[label], in point order.
+template <class T>
+VECCLUST_MULTIVERSION void add_to_clusters(const T* x, const T* point_weights, const index_t* labels, index_t begin,
+                                           index_t end, index_t d, double* sums, double* weights) {
+    for (index_t i = begin; i < end; ++i) {
+        const T* point = x + i * d;
+        const double w = point_weights ? static_cast<double>(point_weights[i]) : 1.0;
+        double* sum = sums + labels[i] * d;
+        for (index_t j = 0; j < d; ++j) sum[j] += w * static_cast<double>(point[j]);
+        weights[labels[i]] += w;
     }
 }
 
@@ -582,29 +598,25 @@ class LloydRun {
             std::fill(weights, weights + k_, 0.0);
             // Points the bounds cannot settle are scanned against all centres afterwards, a
             // tile of points at a time; the sums are then accumulated in point order.
-            std::vector<index_t> new_labels(static_cast<size_t>(end - begin)), to_scan;
+            std::vector<index_t> new_labels(labels_.begin() + begin, labels_.begin() + end), to_scan;
             to_scan.reserve(static_cast<size_t>(end - begin));
-            ElkanScratch scratch;
-            for (index_t i = begin; i < end; ++i) {
-                index_t& label = new_labels[static_cast<size_t>(i - begin)];
-                label = labels_[static_cast<size_t>(i)];
-                const bool settled = use_bounds && (bounds_ == KMeansAlgorithm::hamerly ? bounds_keep_label(i, centers)
-                                                                                         : elkan_settles(i, centers, label, scratch));
-                if (!settled) to_scan.push_back(i);
+            if (!use_bounds) {
+                for (index_t i = begin; i < end; ++i) to_scan.push_back(i);
+            } else if (bounds_ == KMeansAlgorithm::hamerly) {
+                hamerly_unsettled(begin, end, centers, to_scan);
+            } else {
+                ElkanScratch scratch;
+                for (index_t i = begin; i < end; ++i)
+                    if (!elkan_settles(i, centers, new_labels[static_cast<size_t>(i - begin)], scratch)) to_scan.push_back(i);
             }
             scan_labels(to_scan, table, new_labels.data() - begin);
             index_t changed = 0;
             for (index_t i = begin; i < end; ++i) {
-                const T* point = x_ + i * d_;
-                const index_t old_label = labels_[static_cast<size_t>(i)];
                 const index_t label = new_labels[static_cast<size_t>(i - begin)];
-                changed += first || label != old_label;
+                changed += first || label != labels_[static_cast<size_t>(i)];
                 labels_[static_cast<size_t>(i)] = label;
-                const double w = weight(i);
-                double* sum = sums + label * d_;
-                for (index_t j = 0; j < d_; ++j) sum[j] += w * static_cast<double>(point[j]);
-                weights[label] += w;
             }
+            add_to_clusters(x_, weights_, labels_.data(), begin, end, d_, sums, weights);
             chunk_changed_[static_cast<size_t>(chunk)] = changed;
         });
         index_t changed = 0;
@@ -694,18 +706,32 @@ class LloydRun {
         }
     }
 
-    // Hamerly: the bounds moved with the centres; true when they still prove that the current
-    // centre is the nearest (recomputing the upper bound exactly if needed). `slack` covers
-    // rounding in the computed distances.
-    bool bounds_keep_label(index_t i, const std::vector<T>& centers) {
-        const auto s = static_cast<size_t>(i);
-        const index_t label = labels_[s];
-        upper_[s] += shifts_[static_cast<size_t>(label)];
-        lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
-        const double bound = std::max(lower_[s], half_gap_[static_cast<size_t>(label)]);
-        if (upper_[s] * slack_ <= bound) return true;
-        upper_[s] = std::sqrt(static_cast<double>(squared_distance(x_ + i * d_, &centers[static_cast<size_t>(label * d_)], d_)));
-        return upper_[s] * slack_ <= bound;
+    // Hamerly: moves the bounds of the points [begin, end) with the centres and appends to
+    // `unsettled` (ascending) those whose bounds no longer prove that their centre is the
+    // nearest, even with the upper bound recomputed exactly. `slack` covers rounding in the
+    // computed distances.
+    void hamerly_unsettled(index_t begin, index_t end, const std::vector<T>& centers, std::vector<index_t>& unsettled) {
+        auto bound = [&](size_t s) { return std::max(lower_[s], half_gap_[static_cast<size_t>(labels_[s])]); };
+        std::vector<index_t> recheck;  // the exact upper bounds are computed side by side
+        std::vector<const T*> points, own_centers;
+        for (index_t i = begin; i < end; ++i) {
+            const auto s = static_cast<size_t>(i);
+            const index_t label = labels_[s];
+            upper_[s] += shifts_[static_cast<size_t>(label)];
+            lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
+            if (upper_[s] * slack_ <= bound(s)) continue;
+            recheck.push_back(i);
+            points.push_back(x_ + i * d_);
+            own_centers.push_back(&centers[static_cast<size_t>(label * d_)]);
+        }
+        const auto count = static_cast<index_t>(recheck.size());
+        std::vector<T> squared(recheck.size());
+        paired_squared_distances(points.data(), own_centers.data(), d_, count, squared.data());
+        for (index_t m = 0; m < count; ++m) {
+            const auto s = static_cast<size_t>(recheck[static_cast<size_t>(m)]);
+            upper_[s] = std::sqrt(static_cast<double>(squared[static_cast<size_t>(m)]));
+            if (upper_[s] * slack_ > bound(s)) unsettled.push_back(recheck[static_cast<size_t>(m)]);
+        }
     }
 
     // Per-iteration quantities of the bounds: half the distance from each centre to its
@@ -761,6 +787,7 @@ class LloydRun {
     struct ElkanScratch {
         std::vector<Flag> flags;
         std::vector<index_t> candidates;
+        std::vector<const T*> point, rows;  // the point repeated, the candidates' centres
         std::vector<T> squared;
     };
 
@@ -780,6 +807,8 @@ class LloydRun {
         if (scratch.flags.empty()) {
             scratch.flags.resize(static_cast<size_t>(k_));
             scratch.candidates.resize(static_cast<size_t>(k_));
+            scratch.point.resize(static_cast<size_t>(k_));
+            scratch.rows.resize(static_cast<size_t>(k_));
             scratch.squared.resize(static_cast<size_t>(k_));
         }
         Flag* flags = scratch.flags.data();
@@ -796,11 +825,14 @@ class LloydRun {
         if (count > elkan_scan_limit()) return false;
 
         index_t* candidates = scratch.candidates.data();
+        const T** rows = scratch.rows.data();
         for (index_t c = 0, m = 0; c < k_; ++c) {  // branch-free compaction
             candidates[m] = c;
+            rows[m] = &centers[static_cast<size_t>(c * d_)];
             m += flags[c];
         }
-        squared_distances_to(point, centers.data(), d_, candidates, count, scratch.squared.data());
+        std::fill(scratch.point.begin(), scratch.point.begin() + count, point);
+        paired_squared_distances(scratch.point.data(), rows, d_, count, scratch.squared.data());
         index_t best = own;
         T best_squared = own_squared;
         for (index_t m = 0; m < count; ++m) {
