@@ -15,7 +15,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from strategies import separated_blobs
-from vecclust import KMeans
+from vecclust import KMeans, _core
 from vecclust._cli import main as cli_main
 
 ALGORITHMS = ["lloyd", "hamerly", "elkan"]
@@ -291,6 +291,46 @@ def test_same_result_for_any_thread_count(params, algorithm):
     assert one.n_iter_ > 3
     assert_identical(one, two)
     assert_identical(one, all_cpus)
+
+
+@pytest.fixture
+def instruction_sets():
+    """The kernels' instruction sets this CPU has, lowest first; the cap is lifted afterwards."""
+    levels = ["baseline", "avx2", "avx512"]
+    _core.set_isa_limit("avx512")
+    yield levels[:levels.index(_core.isa_level()) + 1]
+    _core.set_isa_limit("avx512")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_result_for_every_instruction_set(instruction_sets, dtype):
+    # k = 45 and 100 pad to 48 and 112 centres: the wide kernels run full groups of centres and
+    # a shorter last one. Every level must give the same bits, labels and iterations.
+    X, _ = make_blobs(6000, n_features=19, centers=40, cluster_std=5.0, random_state=6)
+    X = X.astype(dtype)
+    new = X[:500] * 1.5
+
+    def run(level):
+        _core.set_isa_limit(level)
+        assert _core.isa_level() == level
+        fits = [KMeans(k, algorithm=algorithm, random_state=3, n_threads=1).fit(X) for k in (45, 100)
+                for algorithm in ALGORITHMS]
+        return fits, [fit.predict(new) for fit in fits], _core.nearest_centers(new, fits[0].cluster_centers_, 1)[1]
+
+    reference, labels, sq_distances = run(instruction_sets[0])
+    assert reference[0].n_iter_ > 5
+    for level in instruction_sets[1:]:
+        fits, other_labels, other_sq = run(level)
+        for a, b in zip(reference, fits):
+            assert_identical(a, b)
+        for a, b in zip(labels, other_labels):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(sq_distances, other_sq)
+
+
+def test_unknown_instruction_set():
+    with pytest.raises(ValueError, match="unknown instruction set 'sse9'"):
+        _core.set_isa_limit("sse9")
 
 
 def test_elkan_same_result_for_any_thread_count():

@@ -16,6 +16,7 @@
 #include <vector>       // std::vector
 
 #include "vecclust/distance.hpp"
+#include "vecclust/isa.hpp"
 #include "vecclust/parallel.hpp"
 #include "vecclust/random.hpp"
 
@@ -62,62 +63,223 @@ inline T squared_distance(const T* a, const T* b, index_t d) {
     return sum;
 }
 
-// out[c] = squared distance from x to centre c, for the centres stored transposed
-// (centers_t[j * k_padded + c]); vectorises across centres.
+// What a nearest-two scan finds: the nearest centre (first index on ties), its squared
+// distance, and the smallest squared distance to any other centre (+infinity if none).
 template <class T>
-VECCLUST_MULTIVERSION void distances_to_centers(const T* x, const T* centers_t, index_t d, index_t k_padded, T* out) {
-    for (index_t c = 0; c < k_padded; ++c) out[c] = 0;
-    for (index_t j = 0; j < d; ++j) {
-        const T xj = x[j];
-        const T* row = centers_t + j * k_padded;
-        for (index_t c = 0; c < k_padded; ++c) {
-            const T diff = xj - row[c];
-            out[c] += diff * diff;
-        }
-    }
-}
+struct NearestTwo {
+    index_t index;
+    T nearest, second;
+};
 
-// Points per tile of tile_distances: their accumulators for kLanes centres fill about half of
-// the 16 AVX2 registers, leaving room for the centre row and the broadcast feature.
+// Points per tile of tile_distances. Each variant sums the tile's distances to a group of
+// centres in 8 vector accumulators, a quarter (AVX-512) or half (SSE2, AVX2) of the registers,
+// leaving room for the centre rows and the broadcast features.
 template <class T>
 constexpr int kTilePoints = sizeof(T) == 4 ? 4 : 2;
 
-// The same sums as distances_to_centers for kTilePoints points at once
-// (out[p * k_padded + c]), kLanes centres at a time with the sums held in registers: each
-// centre row loaded serves every point of the tile. GCC and Clang get explicit vectors (their
-// lane-wise operations round exactly like the scalar ones); other compilers the plain loops.
+// The kernels of the assignment: squared distances from a tile of points to every centre
+// (centres stored transposed, centers_t[j * k_padded + c], k_padded a multiple of kLanes), and
+// the nearest two centres, from a row of distances or straight from the sums in registers.
+// GCC and Clang get explicit vectors of kBytes, one body per instruction set (isa.hpp); other
+// compilers the plain loops.
+namespace kernels {
+
+constexpr int kBaselineBytes = 16;  // SSE2 on x86-64, NEON on ARM
+
 #if defined(__GNUC__)
-template <class T>
-VECCLUST_MULTIVERSION void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded,
-                                          T* out) {
-    typedef T Vector __attribute__((vector_size(32)));  // one AVX register (two SSE registers)
-    constexpr int kPoints = kTilePoints<T>, kWidth = static_cast<int>(sizeof(Vector) / sizeof(T));
-    constexpr int kVectors = static_cast<int>(kLanes) / kWidth;
-    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
-        Vector acc[kPoints][kVectors] = {};
-        for (index_t j = 0; j < d; ++j) {
-            const T* row = centers_t + j * k_padded + c0;
+#define VECCLUST_INLINE inline __attribute__((always_inline))
+
+// The squared distances from the tile's points to the kCentres centres from c0 on, summed in
+// registers and handed to sink(acc, c0) as acc[point][vector]: each centre row loaded serves
+// every point of the tile, and each lane adds the squared differences in feature order,
+// exactly like squared_distance (lane-wise vector operations round like scalar ones).
+template <class T, int kBytes, int kCentres, class Sink>
+VECCLUST_INLINE void tile_block(const T* const* points, const T* centers_t, index_t d, index_t k_padded, index_t c0,
+                                Sink& sink) {
+    typedef T Vector __attribute__((vector_size(kBytes)));
+    constexpr int kPoints = kTilePoints<T>, kWidth = kBytes / static_cast<int>(sizeof(T));
+    constexpr int kVectors = kCentres / kWidth;
+    Vector acc[kPoints][kVectors] = {};
+    for (index_t j = 0; j < d; ++j) {
+        const T* row = centers_t + j * k_padded + c0;
 #pragma GCC unroll 8
-            for (int v = 0; v < kVectors; ++v) {
-                Vector centers;
-                std::memcpy(&centers, row + v * kWidth, sizeof(Vector));  // an unaligned load
+        for (int v = 0; v < kVectors; ++v) {
+            Vector centers;
+            std::memcpy(&centers, row + v * kWidth, sizeof(Vector));  // an unaligned load
 #pragma GCC unroll 8
-                for (int p = 0; p < kPoints; ++p) {
-                    const Vector diff = points[p][j] - centers;
-                    acc[p][v] += diff * diff;
-                }
+            for (int p = 0; p < kPoints; ++p) {
+                const Vector diff = points[p][j] - centers;
+                acc[p][v] += diff * diff;
             }
         }
-        for (int p = 0; p < kPoints; ++p)
-            for (int v = 0; v < kVectors; ++v)
-                for (int l = 0; l < kWidth; ++l) out[p * k_padded + c0 + v * kWidth + l] = acc[p][v][l];
+    }
+    sink(acc, c0);
+}
+
+// The tile against the centres [0, k): groups of kBytes / 2 centres (8 accumulators), then
+// kLanes at a time when the padded count is not a multiple of that.
+template <class T, int kBytes, class Sink>
+VECCLUST_INLINE void tile_groups(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                 Sink&& sink) {
+    constexpr int kStep = kBytes / 2;
+    static_assert(kStep % kLanes == 0 || kLanes % kStep == 0, "centre groups must tile the padding");
+    index_t c0 = 0;
+    for (; c0 < k && c0 + kStep <= k_padded; c0 += kStep) tile_block<T, kBytes, kStep>(points, centers_t, d, k_padded, c0, sink);
+    if constexpr (kStep > kLanes)
+        for (; c0 < k; c0 += kLanes) tile_block<T, kBytes, kLanes>(points, centers_t, d, k_padded, c0, sink);
+}
+
+// out[p * k_padded + c] for c < k (the rest of the row is left as it was).
+template <class T, int kBytes>
+VECCLUST_INLINE void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                    T* out) {
+    tile_groups<T, kBytes>(points, centers_t, d, k, k_padded, [&](const auto& acc, index_t c0) {
+        constexpr int kVectors = static_cast<int>(std::extent_v<std::remove_reference_t<decltype(acc)>, 1>);
+        constexpr int kWidth = static_cast<int>(sizeof(acc[0][0]) / sizeof(T));
+        for (int p = 0; p < kTilePoints<T>; ++p)
+            for (int v = 0; v < kVectors; ++v) std::memcpy(out + p * k_padded + c0 + v * kWidth, &acc[p][v], sizeof(acc[p][v]));
+    });
+}
+
+// The nearest and second nearest distance seen by each lane of a vector of kBytes.
+template <class T, int kBytes>
+struct Lanes {
+    using Index = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;  // lane-width indices
+    typedef T Values __attribute__((vector_size(kBytes)));
+    typedef Index Indices __attribute__((vector_size(kBytes)));
+    static constexpr int kWidth = kBytes / static_cast<int>(sizeof(T));
+    Values best, second;
+    Indices index;  // of the centre at `best`
+
+    // Nothing seen yet.
+    VECCLUST_INLINE static Lanes empty() {
+        Lanes lanes;
+        lanes.best = lanes.second = Values{} + std::numeric_limits<T>::infinity();
+        lanes.index = Indices{};
+        return lanes;
+    }
+    // The indices first, first + 1, ... of the lanes (an out parameter: a returned vector
+    // would have a different ABI in the baseline and the wider variants).
+    VECCLUST_INLINE static void indices_from(index_t first, Indices& out) {
+        Index values[kWidth];
+        for (int l = 0; l < kWidth; ++l) values[l] = static_cast<Index>(first + l);
+        std::memcpy(&out, values, sizeof(out));
+    }
+    // One more centre per lane; the lanes must see their centres in increasing index order.
+    VECCLUST_INLINE void absorb(const Values& value, const Indices& at) {
+        const auto better = value < best;
+        second = better ? best : (value < second ? value : second);
+        index = better ? at : index;
+        best = better ? value : best;
+    }
+};
+
+// Lane by lane, what two lanes saw together (the first index on ties).
+template <class T, int kBytes>
+VECCLUST_INLINE Lanes<T, kBytes> merge(const Lanes<T, kBytes>& a, const Lanes<T, kBytes>& b) {
+    const auto take_b = (b.best < a.best) | ((b.best == a.best) & (b.index < a.index));
+    const auto loser = take_b ? a.best : b.best;
+    const auto second = b.second < a.second ? b.second : a.second;
+    Lanes<T, kBytes> out;
+    out.second = loser < second ? loser : second;
+    out.best = take_b ? b.best : a.best;
+    out.index = take_b ? b.index : a.index;
+    return out;
+}
+
+// Merges the halves of the lanes until one lane is left. Comparisons and selects only, so the result is that of a sequential scan
+// whatever the vector width.
+template <class T, int kBytes>
+VECCLUST_INLINE void fold(const Lanes<T, kBytes>& lanes, NearestTwo<T>& out) {
+    if constexpr (Lanes<T, kBytes>::kWidth == 1) {
+        out = {static_cast<index_t>(lanes.index[0]), lanes.best[0], lanes.second[0]};
+    } else {
+        constexpr int kHalf = kBytes / 2;
+        Lanes<T, kHalf> low, high;
+        const auto* best_bytes = reinterpret_cast<const char*>(&lanes.best);
+        const auto* second_bytes = reinterpret_cast<const char*>(&lanes.second);
+        const auto* index_bytes = reinterpret_cast<const char*>(&lanes.index);
+        std::memcpy(&low.best, best_bytes, kHalf), std::memcpy(&high.best, best_bytes + kHalf, kHalf);
+        std::memcpy(&low.second, second_bytes, kHalf), std::memcpy(&high.second, second_bytes + kHalf, kHalf);
+        std::memcpy(&low.index, index_bytes, kHalf), std::memcpy(&high.index, index_bytes + kHalf, kHalf);
+        fold(merge(low, high), out);
     }
 }
-#else
-template <class T>
-void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k_padded, T* out) {
-    constexpr int kPoints = kTilePoints<T>;
+
+// The nearest two among dist[0, k_padded), whose entries from k on must be +infinity.
+template <class T, int kBytes>
+VECCLUST_INLINE void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>& out) {
+    using Group = Lanes<T, kBytes>;
+    constexpr int kWidth = Group::kWidth, kVectors = static_cast<int>(kLanes) / kWidth;
+    Group lanes[kVectors];
+    typename Group::Indices at[kVectors];
+    for (int v = 0; v < kVectors; ++v) lanes[v] = Group::empty(), Group::indices_from(v * kWidth, at[v]);
     for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
+#pragma GCC unroll 8
+        for (int v = 0; v < kVectors; ++v) {
+            typename Group::Values value;
+            std::memcpy(&value, dist + c0 + v * kWidth, sizeof(value));  // an unaligned load
+            lanes[v].absorb(value, at[v]);
+            at[v] += static_cast<typename Group::Index>(kLanes);
+        }
+    }
+    for (int v = 1; v < kVectors; ++v) lanes[0] = merge(lanes[0], lanes[v]);
+    fold(lanes[0], out);
+}
+
+// nearest_two for each point of a tile, from the sums as tile_groups produces them: no row
+// of distances is stored.
+template <class T, int kBytes>
+VECCLUST_INLINE void tile_nearest_two(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                                      NearestTwo<T>* out) {
+    using Group = Lanes<T, kBytes>;
+    constexpr int kPoints = kTilePoints<T>;
+    Group lanes[kPoints];
+    for (int p = 0; p < kPoints; ++p) lanes[p] = Group::empty();
+    tile_groups<T, kBytes>(points, centers_t, d, k, k_padded, [&](const auto& acc, index_t c0) {
+        constexpr int kVectors = static_cast<int>(std::extent_v<std::remove_reference_t<decltype(acc)>, 1>);
+        const bool padded = c0 + kVectors * Group::kWidth > k;  // the last group: hide the padding
+        for (int v = 0; v < kVectors; ++v) {
+            typename Group::Indices at;
+            Group::indices_from(c0 + v * Group::kWidth, at);
+            const auto real = at < static_cast<typename Group::Index>(k);
+            const auto far = typename Group::Values{} + std::numeric_limits<T>::infinity();
+            for (int p = 0; p < kPoints; ++p) lanes[p].absorb(padded ? (real ? acc[p][v] : far) : acc[p][v], at);
+        }
+    });
+    for (int p = 0; p < kPoints; ++p) fold(lanes[p], out[p]);
+}
+
+#undef VECCLUST_INLINE
+
+#ifdef VECCLUST_ISA_DISPATCH
+// The kernels compiled for one instruction set, as functions of that target.
+#define VECCLUST_KMEANS_KERNELS(level, target, bytes)                                                                  \
+    template <class T>                                                                                                 \
+    target void tile_distances_##level(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, \
+                                       T* out) {                                                                       \
+        tile_distances<T, bytes>(points, centers_t, d, k, k_padded, out);                                              \
+    }                                                                                                                  \
+    template <class T>                                                                                                 \
+    target void tile_nearest_two_##level(const T* const* points, const T* centers_t, index_t d, index_t k,              \
+                                         index_t k_padded, NearestTwo<T>* out) {                                       \
+        tile_nearest_two<T, bytes>(points, centers_t, d, k, k_padded, out);                                            \
+    }                                                                                                                  \
+    template <class T>                                                                                                 \
+    target void nearest_two_##level(const T* dist, index_t k_padded, NearestTwo<T>& out) {                             \
+        nearest_two<T, bytes>(dist, k_padded, out);                                                                    \
+    }
+VECCLUST_KMEANS_KERNELS(avx2, VECCLUST_TARGET_AVX2, 32)
+VECCLUST_KMEANS_KERNELS(avx512, VECCLUST_TARGET_AVX512, 64)
+#undef VECCLUST_KMEANS_KERNELS
+#endif
+
+#else  // plain loops, kLanes centres at a time
+
+template <class T, class Sink>
+void tile_groups(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, Sink&& sink) {
+    constexpr int kPoints = kTilePoints<T>;
+    for (index_t c0 = 0; c0 < k; c0 += kLanes) {
         T acc[kPoints][kLanes] = {};
         for (index_t j = 0; j < d; ++j) {
             const T* row = centers_t + j * k_padded + c0;
@@ -127,65 +289,79 @@ void tile_distances(const T* const* points, const T* centers_t, index_t d, index
                     acc[p][l] += diff * diff;
                 }
         }
-        for (int p = 0; p < kPoints; ++p)
-            for (index_t l = 0; l < kLanes; ++l) out[p * k_padded + c0 + l] = acc[p][l];
+        sink(acc, c0);
     }
 }
+
+template <class T, int /* vector width: none */>
+void tile_distances(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded, T* out) {
+    tile_groups(points, centers_t, d, k, k_padded, [&](const T (&acc)[kTilePoints<T>][kLanes], index_t c0) {
+        for (int p = 0; p < kTilePoints<T>; ++p) std::copy(acc[p], acc[p] + kLanes, out + p * k_padded + c0);
+    });
+}
+
+// The nearest-two scan of one point, one centre at a time in index order.
+template <class T>
+void absorb(T value, index_t c, NearestTwo<T>& out) {
+    if (value < out.nearest) out.second = out.nearest, out.nearest = value, out.index = c;
+    else if (value < out.second) out.second = value;
+}
+
+template <class T, int /* vector width: none */>
+void tile_nearest_two(const T* const* points, const T* centers_t, index_t d, index_t k, index_t k_padded,
+                      NearestTwo<T>* out) {
+    for (int p = 0; p < kTilePoints<T>; ++p) out[p] = {0, std::numeric_limits<T>::infinity(), std::numeric_limits<T>::infinity()};
+    tile_groups(points, centers_t, d, k, k_padded, [&](const T (&acc)[kTilePoints<T>][kLanes], index_t c0) {
+        for (int p = 0; p < kTilePoints<T>; ++p)
+            for (index_t l = 0; l < std::min(kLanes, k - c0); ++l) absorb(acc[p][l], c0 + l, out[p]);
+    });
+}
+
+template <class T, int /* vector width: none */>
+void nearest_two(const T* dist, index_t k_padded, NearestTwo<T>& out) {
+    out = {0, std::numeric_limits<T>::infinity(), std::numeric_limits<T>::infinity()};
+    for (index_t c = 0; c < k_padded; ++c) absorb(dist[c], c, out);
+}
+
 #endif
 
-// The nearest centre (first index on ties) among dist[0, k_padded), whose entries from k on
-// must be +infinity, and the smallest distance to any other centre (+infinity if none).
-// Branch-free per lane, then the lanes are merged: equal to a sequential scan.
-template <class T>
-VECCLUST_MULTIVERSION void nearest_two(const T* dist, index_t k_padded, index_t& best, T& second) {
-    using Index = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;  // lane-width indices
-    constexpr T inf = std::numeric_limits<T>::infinity();
-    T best_value[kLanes], second_value[kLanes];
-    Index best_block[kLanes];
-    for (index_t l = 0; l < kLanes; ++l) best_value[l] = inf, second_value[l] = inf, best_block[l] = 0;
-    for (index_t c0 = 0; c0 < k_padded; c0 += kLanes) {
-        const auto block = static_cast<Index>(c0 / kLanes);
-        for (index_t l = 0; l < kLanes; ++l) {
-            const T v = dist[c0 + l];
-            const bool better = v < best_value[l];
-            second_value[l] = better ? best_value[l] : (v < second_value[l] ? v : second_value[l]);
-            best_block[l] = better ? block : best_block[l];
-            best_value[l] = better ? v : best_value[l];
-        }
-    }
-    index_t winner = 0;  // lane of the overall nearest: smallest value, then smallest index
-    for (index_t l = 1; l < kLanes; ++l) {
-        const index_t index = static_cast<index_t>(best_block[l]) * kLanes + l;
-        const index_t current = static_cast<index_t>(best_block[winner]) * kLanes + winner;
-        if (best_value[l] < best_value[winner] || (best_value[l] == best_value[winner] && index < current)) winner = l;
-    }
-    best = static_cast<index_t>(best_block[winner]) * kLanes + winner;
-    second = second_value[winner];
-    for (index_t l = 0; l < kLanes; ++l) {
-        if (l != winner && best_value[l] < second) second = best_value[l];
-        if (l != winner && second_value[l] < second) second = second_value[l];
-    }
-}
+}  // namespace kernels
 
-// Squared distances from `point` to the listed centres (row-major k x d): out[m] for centre
-// which[m]. Each is the sequential sum of squared_distance, so the bits agree with the tile
-// kernel; a group of independent sums runs side by side to hide the addition latency.
+// out[m] = squared_distance(a[m], b[m], d) for m < count. Each is the sequential sum of
+// squared_distance, so the bits agree with the tile kernel; a group of independent sums runs
+// side by side to hide the addition latency.
 template <class T>
-VECCLUST_MULTIVERSION void squared_distances_to(const T* point, const T* centers, index_t d, const index_t* which,
-                                                index_t count, T* out) {
+VECCLUST_MULTIVERSION void paired_squared_distances(const T* const* a, const T* const* b, index_t d, index_t count, T* out) {
     constexpr index_t kGroup = 8;
     for (index_t m0 = 0; m0 < count; m0 += kGroup) {
-        const T* rows[kGroup];
-        for (index_t l = 0; l < kGroup; ++l) rows[l] = centers + which[std::min(m0 + l, count - 1)] * d;  // short group: repeat
+        const T* left[kGroup];
+        const T* right[kGroup];
+        for (index_t l = 0; l < kGroup; ++l) {  // a short group repeats its last pair
+            const index_t m = std::min(m0 + l, count - 1);
+            left[l] = a[m], right[l] = b[m];
+        }
         T acc[kGroup] = {};
         for (index_t j = 0; j < d; ++j) {
-            const T value = point[j];
             for (index_t l = 0; l < kGroup; ++l) {
-                const T diff = value - rows[l][j];
+                const T diff = left[l][j] - right[l][j];
                 acc[l] += diff * diff;
             }
         }
         for (index_t l = 0; l < std::min(kGroup, count - m0); ++l) out[m0 + l] = acc[l];
+    }
+}
+
+// Adds each point of [begin, end), times its weight (1 without weights), to its cluster's
+// sums (k x d) and the weight to weights[label], in point order.
+template <class T>
+VECCLUST_MULTIVERSION void add_to_clusters(const T* x, const T* point_weights, const index_t* labels, index_t begin,
+                                           index_t end, index_t d, double* sums, double* weights) {
+    for (index_t i = begin; i < end; ++i) {
+        const T* point = x + i * d;
+        const double w = point_weights ? static_cast<double>(point_weights[i]) : 1.0;
+        double* sum = sums + labels[i] * d;
+        for (index_t j = 0; j < d; ++j) sum[j] += w * static_cast<double>(point[j]);
+        weights[labels[i]] += w;
     }
 }
 
@@ -243,13 +419,14 @@ struct SafeBounds {
 
 }  // namespace kmeans_detail
 
-// The centres transposed and padded for distances_to_centers.
+// The centres transposed and padded for the assignment kernels, which it runs with the
+// instruction set chosen when it was built.
 template <class T>
 class CenterTable {
   public:
     CenterTable(const T* centers, index_t k, index_t d)
         : k_(k), d_(d), k_padded_((k + kmeans_detail::kLanes - 1) / kmeans_detail::kLanes * kmeans_detail::kLanes),
-          transposed_(static_cast<size_t>(k_padded_ * d)) {
+          level_(isa::current()), transposed_(static_cast<size_t>(k_padded_ * d)) {
         for (index_t c = 0; c < k; ++c)
             for (index_t j = 0; j < d; ++j) transposed_[static_cast<size_t>(j * k_padded_ + c)] = centers[c * d + j];
         // Padding centres copy centre 0 so they never win a strict comparison against it.
@@ -258,17 +435,47 @@ class CenterTable {
     }
     index_t k() const { return k_; }
     index_t padded() const { return k_padded_; }
-    // Writes padded() distances; the first k() are meaningful.
-    void distances(const T* x, T* out) const {
-        kmeans_detail::distances_to_centers(x, transposed_.data(), d_, k_padded_, out);
-    }
-    // The same for kmeans_detail::kTilePoints<T> points: out[p * padded() + c].
+
+    // Squared distances from kmeans_detail::kTilePoints<T> points to every centre:
+    // out[p * padded() + c] for c < k().
     void tile_distances(const T* const* points, T* out) const {
-        kmeans_detail::tile_distances(points, transposed_.data(), d_, k_padded_, out);
+        namespace kernels = kmeans_detail::kernels;
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::tile_distances_avx512(points, data(), d_, k_, k_padded_, out);
+        if (level_ == isa::Level::avx2) return kernels::tile_distances_avx2(points, data(), d_, k_, k_padded_, out);
+#endif
+        kernels::tile_distances<T, kernels::kBaselineBytes>(points, data(), d_, k_, k_padded_, out);
+    }
+
+    // The nearest two centres of each of kmeans_detail::kTilePoints<T> points, without
+    // storing the distances.
+    void tile_nearest_two(const T* const* points, kmeans_detail::NearestTwo<T>* out) const {
+        namespace kernels = kmeans_detail::kernels;
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::tile_nearest_two_avx512(points, data(), d_, k_, k_padded_, out);
+        if (level_ == isa::Level::avx2) return kernels::tile_nearest_two_avx2(points, data(), d_, k_, k_padded_, out);
+#endif
+        kernels::tile_nearest_two<T, kernels::kBaselineBytes>(points, data(), d_, k_, k_padded_, out);
+    }
+
+    // The same for one row of tile_distances, whose padding entries it sets to +infinity.
+    kmeans_detail::NearestTwo<T> nearest_two(T* row) const {
+        namespace kernels = kmeans_detail::kernels;
+        std::fill(row + k_, row + k_padded_, std::numeric_limits<T>::infinity());
+        kmeans_detail::NearestTwo<T> out;
+#ifdef VECCLUST_ISA_DISPATCH
+        if (level_ == isa::Level::avx512) return kernels::nearest_two_avx512(row, k_padded_, out), out;
+        if (level_ == isa::Level::avx2) return kernels::nearest_two_avx2(row, k_padded_, out), out;
+#endif
+        kernels::nearest_two<T, kernels::kBaselineBytes>(row, k_padded_, out);
+        return out;
     }
 
   private:
+    const T* data() const { return transposed_.data(); }
+
     index_t k_, d_, k_padded_;
+    isa::Level level_;
     std::vector<T> transposed_;
 };
 
@@ -278,21 +485,15 @@ void nearest_centers(const T* x, index_t n, index_t d, const T* centers, index_t
                      ThreadPool& pool) {
     constexpr int kPoints = kmeans_detail::kTilePoints<T>;
     const CenterTable<T> table(centers, k, d);
-    const index_t padded = table.padded();
     pool.for_chunks(n, kmeans_detail::kChunk, [&](index_t begin, index_t end, index_t) {
-        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
         for (index_t t = begin; t < end; t += kPoints) {
             const T* rows[kPoints];
             for (int p = 0; p < kPoints; ++p) rows[p] = x + std::min(t + p, end - 1) * d;  // short tile: repeat
-            table.tile_distances(rows, dist.data());
+            kmeans_detail::NearestTwo<T> nearest[kPoints];
+            table.tile_nearest_two(rows, nearest);
             for (index_t p = 0; p < std::min<index_t>(kPoints, end - t); ++p) {
-                T* row = dist.data() + p * padded;
-                std::fill(row + k, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
-                index_t best;
-                T second;
-                kmeans_detail::nearest_two(row, padded, best, second);
-                labels[t + p] = best;
-                if (sq_distances) sq_distances[t + p] = row[best];
+                labels[t + p] = nearest[p].index;
+                if (sq_distances) sq_distances[t + p] = nearest[p].nearest;
             }
         }
     });
@@ -397,29 +598,25 @@ class LloydRun {
             std::fill(weights, weights + k_, 0.0);
             // Points the bounds cannot settle are scanned against all centres afterwards, a
             // tile of points at a time; the sums are then accumulated in point order.
-            std::vector<index_t> new_labels(static_cast<size_t>(end - begin)), to_scan;
+            std::vector<index_t> new_labels(labels_.begin() + begin, labels_.begin() + end), to_scan;
             to_scan.reserve(static_cast<size_t>(end - begin));
-            ElkanScratch scratch;
-            for (index_t i = begin; i < end; ++i) {
-                index_t& label = new_labels[static_cast<size_t>(i - begin)];
-                label = labels_[static_cast<size_t>(i)];
-                const bool settled = use_bounds && (bounds_ == KMeansAlgorithm::hamerly ? bounds_keep_label(i, centers)
-                                                                                         : elkan_settles(i, centers, label, scratch));
-                if (!settled) to_scan.push_back(i);
+            if (!use_bounds) {
+                for (index_t i = begin; i < end; ++i) to_scan.push_back(i);
+            } else if (bounds_ == KMeansAlgorithm::hamerly) {
+                hamerly_unsettled(begin, end, centers, to_scan);
+            } else {
+                ElkanScratch scratch;
+                for (index_t i = begin; i < end; ++i)
+                    if (!elkan_settles(i, centers, new_labels[static_cast<size_t>(i - begin)], scratch)) to_scan.push_back(i);
             }
             scan_labels(to_scan, table, new_labels.data() - begin);
             index_t changed = 0;
             for (index_t i = begin; i < end; ++i) {
-                const T* point = x_ + i * d_;
-                const index_t old_label = labels_[static_cast<size_t>(i)];
                 const index_t label = new_labels[static_cast<size_t>(i - begin)];
-                changed += first || label != old_label;
+                changed += first || label != labels_[static_cast<size_t>(i)];
                 labels_[static_cast<size_t>(i)] = label;
-                const double w = weight(i);
-                double* sum = sums + label * d_;
-                for (index_t j = 0; j < d_; ++j) sum[j] += w * static_cast<double>(point[j]);
-                weights[label] += w;
             }
+            add_to_clusters(x_, weights_, labels_.data(), begin, end, d_, sums, weights);
             chunk_changed_[static_cast<size_t>(chunk)] = changed;
         });
         index_t changed = 0;
@@ -481,44 +678,60 @@ class LloydRun {
     // second nearest distances, Elkan's to every distance.
     void scan_labels(const std::vector<index_t>& points, const CenterTable<T>& table, index_t* label_of) {
         constexpr int kPoints = kTilePoints<T>;
-        const index_t padded = table.padded(), count = static_cast<index_t>(points.size());
-        std::vector<T> dist(static_cast<size_t>(kPoints * padded));
+        const index_t count = static_cast<index_t>(points.size());
+        const bool elkan = bounds_ == KMeansAlgorithm::elkan;
+        std::vector<T> dist(elkan ? static_cast<size_t>(kPoints * table.padded()) : 0);  // Elkan keeps every distance
         for (index_t t = 0; t < count; t += kPoints) {
             const T* rows[kPoints];
             for (int p = 0; p < kPoints; ++p)  // a short last tile repeats its last point
                 rows[p] = x_ + points[static_cast<size_t>(std::min(t + p, count - 1))] * d_;
-            table.tile_distances(rows, dist.data());
+            NearestTwo<T> nearest[kPoints];
+            if (elkan) {
+                table.tile_distances(rows, dist.data());
+                for (int p = 0; p < kPoints; ++p) nearest[p] = table.nearest_two(dist.data() + p * table.padded());
+            } else {
+                table.tile_nearest_two(rows, nearest);
+            }
             for (index_t p = 0; p < std::min<index_t>(kPoints, count - t); ++p) {
-                T* row = dist.data() + p * padded;
-                std::fill(row + k_, row + padded, std::numeric_limits<T>::infinity());  // padding never wins
-                index_t best;
-                T second;
-                nearest_two(row, padded, best, second);
                 const index_t i = points[static_cast<size_t>(t + p)];
-                label_of[i] = best;
+                label_of[i] = nearest[p].index;
                 if (bounds_ == KMeansAlgorithm::hamerly) {
-                    upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(row[best]));
-                    lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(second));
-                } else if (bounds_ == KMeansAlgorithm::elkan) {
-                    upper_[static_cast<size_t>(i)] = safe_.upper(row[best]);
-                    lower_bounds_from(row, drift_below_.data(), k_, shrink_, lower_rows_.data() + i * k_);
+                    upper_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(nearest[p].nearest));
+                    lower_[static_cast<size_t>(i)] = std::sqrt(static_cast<double>(nearest[p].second));
+                } else if (elkan) {
+                    upper_[static_cast<size_t>(i)] = safe_.upper(nearest[p].nearest);
+                    lower_bounds_from(dist.data() + p * table.padded(), drift_below_.data(), k_, shrink_, lower_rows_.data() + i * k_);
                 }
             }
         }
     }
 
-    // Hamerly: the bounds moved with the centres; true when they still prove that the current
-    // centre is the nearest (recomputing the upper bound exactly if needed). `slack` covers
-    // rounding in the computed distances.
-    bool bounds_keep_label(index_t i, const std::vector<T>& centers) {
-        const auto s = static_cast<size_t>(i);
-        const index_t label = labels_[s];
-        upper_[s] += shifts_[static_cast<size_t>(label)];
-        lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
-        const double bound = std::max(lower_[s], half_gap_[static_cast<size_t>(label)]);
-        if (upper_[s] * slack_ <= bound) return true;
-        upper_[s] = std::sqrt(static_cast<double>(squared_distance(x_ + i * d_, &centers[static_cast<size_t>(label * d_)], d_)));
-        return upper_[s] * slack_ <= bound;
+    // Hamerly: moves the bounds of the points [begin, end) with the centres and appends to
+    // `unsettled` (ascending) those whose bounds no longer prove that their centre is the
+    // nearest, even with the upper bound recomputed exactly. `slack` covers rounding in the
+    // computed distances.
+    void hamerly_unsettled(index_t begin, index_t end, const std::vector<T>& centers, std::vector<index_t>& unsettled) {
+        auto bound = [&](size_t s) { return std::max(lower_[s], half_gap_[static_cast<size_t>(labels_[s])]); };
+        std::vector<index_t> recheck;  // the exact upper bounds are computed side by side
+        std::vector<const T*> points, own_centers;
+        for (index_t i = begin; i < end; ++i) {
+            const auto s = static_cast<size_t>(i);
+            const index_t label = labels_[s];
+            upper_[s] += shifts_[static_cast<size_t>(label)];
+            lower_[s] -= label == farthest_mover_ ? second_max_shift_ : max_shift_;
+            if (upper_[s] * slack_ <= bound(s)) continue;
+            recheck.push_back(i);
+            points.push_back(x_ + i * d_);
+            own_centers.push_back(&centers[static_cast<size_t>(label * d_)]);
+        }
+        const auto count = static_cast<index_t>(recheck.size());
+        std::vector<T> squared(recheck.size());
+        paired_squared_distances(points.data(), own_centers.data(), d_, count, squared.data());
+        for (index_t m = 0; m < count; ++m) {
+            const auto s = static_cast<size_t>(recheck[static_cast<size_t>(m)]);
+            upper_[s] = std::sqrt(static_cast<double>(squared[static_cast<size_t>(m)]));
+            if (upper_[s] * slack_ > bound(s)) unsettled.push_back(recheck[static_cast<size_t>(m)]);
+        }
     }
 
     // Per-iteration quantities of the bounds: half the distance from each centre to its
@@ -574,6 +787,7 @@ class LloydRun {
     struct ElkanScratch {
         std::vector<Flag> flags;
         std::vector<index_t> candidates;
+        std::vector<const T*> point, rows;  // the point repeated, the candidates' centres
         std::vector<T> squared;
     };
 
@@ -593,6 +807,8 @@ class LloydRun {
         if (scratch.flags.empty()) {
             scratch.flags.resize(static_cast<size_t>(k_));
             scratch.candidates.resize(static_cast<size_t>(k_));
+            scratch.point.resize(static_cast<size_t>(k_));
+            scratch.rows.resize(static_cast<size_t>(k_));
             scratch.squared.resize(static_cast<size_t>(k_));
         }
         Flag* flags = scratch.flags.data();
@@ -609,11 +825,14 @@ class LloydRun {
         if (count > elkan_scan_limit()) return false;
 
         index_t* candidates = scratch.candidates.data();
+        const T** rows = scratch.rows.data();
         for (index_t c = 0, m = 0; c < k_; ++c) {  // branch-free compaction
             candidates[m] = c;
+            rows[m] = &centers[static_cast<size_t>(c * d_)];
             m += flags[c];
         }
-        squared_distances_to(point, centers.data(), d_, candidates, count, scratch.squared.data());
+        std::fill(scratch.point.begin(), scratch.point.begin() + count, point);
+        paired_squared_distances(scratch.point.data(), rows, d_, count, scratch.squared.data());
         index_t best = own;
         T best_squared = own_squared;
         for (index_t m = 0; m < count; ++m) {
