@@ -8,7 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from vecclust import PPP
+from vecclust import PPP, _core
 
 
 def same_partition(a, b):
@@ -67,7 +67,7 @@ def test_recovers_the_number_of_well_separated_blobs(k):
         assert model.splits_ == [] and model.most_separable_split_ is None
 
 
-@pytest.mark.parametrize("refine", ["cem", "none"])
+@pytest.mark.parametrize("refine", ["cem", "gmm", "none"])
 def test_anisotropic_and_varied_spreads(refine):
     X, y = anisotropic()
     assert adjusted_rand_score(y, PPP(refine=refine).fit_predict(X)) >= 0.95
@@ -90,7 +90,7 @@ def test_uniform_cube_is_one_cluster(d):
     assert PPP(merge_box=False).fit(X).n_clusters_ > 1
 
 
-@pytest.mark.parametrize("refine", ["cem", "none"])
+@pytest.mark.parametrize("refine", ["cem", "gmm", "none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_predict_reproduces_the_training_labels(refine, dtype):
     X, _ = make_blobs(n_samples=800, centers=4, n_features=3, cluster_std=1.5, random_state=2)
@@ -111,6 +111,41 @@ def test_new_points_go_to_their_blob():
     model = PPP().fit(X[:1000])
     predicted = model.predict(X[1000:])
     assert adjusted_rand_score(y[1000:], predicted) == 1.0
+
+
+@pytest.mark.parametrize("params", [dict(refine="gmm"), dict(n_extra_starts=3)])
+def test_options_keep_labels_independent_of_row_order(params):
+    X, _ = DETERMINISM_SETS["overlapping"]
+    reference = PPP(n_threads=1, **params).fit(X)
+    order = np.random.default_rng(4).permutation(len(X))
+    assert same_partition(PPP(n_threads=2, **params).fit(X[order]).labels_, reference.labels_[order])
+
+
+def test_extra_starts_pick_the_cut_the_mixture_agrees_with_most():
+    X, _ = DETERMINISM_SETS["overlapping"]
+    plain, extra = PPP().fit(X), PPP(n_extra_starts=4).fit(X)
+    assert all(n["start"] in (None, 0) for n in plain.tree_)
+    tested = [n for n in extra.tree_ if n["start"] is not None]
+    assert tested and all(0 <= n["start"] <= 4 for n in tested)
+    # The root is tested alike in both: the chosen start's agreement is never lower.
+    if plain.tree_[0]["agreement"] is not None and extra.tree_[0]["agreement"] is not None:
+        assert extra.tree_[0]["agreement"] >= plain.tree_[0]["agreement"]
+
+
+def test_refinement_keeps_a_cluster_missing_from_the_global_sample():
+    # With max_fit_samples=300 the 40 points near the 1,000-point blob have no point among the
+    # 300 smallest row hashes overall, but ~11 in the node that holds both blobs: the tree finds
+    # them, and the refinement must fit each cluster on its own sample to keep them.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (20_000, 3)), rng.normal([30, 0, 0], 1, (1000, 3)),
+                   rng.normal([30, 30, 0], 1, (40, 3))])
+    global_sample = np.argsort(_core.row_hashes(X, 1), kind="stable")[:300]
+    assert not np.any(global_sample >= 21_000)
+    y = np.repeat([0, 1, 2], [20_000, 1000, 40])
+    for refine in ("none", "cem", "gmm"):
+        model = PPP(max_fit_samples=300, refine=refine).fit(X)
+        assert model.n_clusters_ == 3 and same_partition(model.labels_, y), refine
+        assert np.isfinite(model.cluster_centers_).all()
 
 
 def test_split_tree_records():
@@ -135,6 +170,7 @@ def test_split_tree_records():
 @pytest.mark.parametrize("params", [
     dict(split_criterion="icl"), dict(merge="icl"), dict(merge="none", refine="none"),
     dict(on_disagreement="reject"), dict(on_disagreement="keep"), dict(max_clusters=3), dict(max_depth=1),
+    dict(refine="gmm"), dict(n_extra_starts=3),
 ])
 def test_options_give_deterministic_valid_partitions(params):
     X, _ = make_blobs(n_samples=1000, centers=5, cluster_std=1.3, random_state=7)
@@ -175,7 +211,7 @@ def test_bad_data_is_refused(X, error):
 @pytest.mark.parametrize("params", [
     dict(min_cluster_size=0), dict(max_fit_samples=1), dict(split_criterion="aic"), dict(merge="yes"),
     dict(on_disagreement="split"), dict(agreement_threshold=1.5), dict(reg_covar_rel=-1.0), dict(q_max=0),
-    dict(refine="gmm"), dict(bic_margin=float("nan")), dict(min_cluster_size=2.5),
+    dict(refine="kmeans"), dict(bic_margin=float("nan")), dict(min_cluster_size=2.5), dict(n_extra_starts=-1),
 ])
 def test_bad_parameters_are_refused(params):
     X, _ = make_blobs(n_samples=100, random_state=0)
