@@ -341,17 +341,20 @@ class FirstPassBound {
         return false;
     }
 
+    // Without branches, as a scan judges every vector's code and the outcome is unpredictable.
+    template <IndexMetric kMetric>
     bool excludes_code(double estimate, float slack) const {
-        if (!active_ || !std::isfinite(estimate)) return false;
-        switch (metric_) {
-            case IndexMetric::l2: {
-                const double reach = static_cast<double>(slack) + limit_;
-                return estimate > reach * reach * (1.0 + 1e-12);
-            }
-            case IndexMetric::ip: return -estimate - query_norm_ * slack > limit_;
-            case IndexMetric::cosine: return 1.0 - estimate - query_norm_ * slack > limit_;
+        const bool finite = std::abs(estimate) <= std::numeric_limits<double>::max();
+        bool out;
+        if constexpr (kMetric == IndexMetric::l2) {
+            const double reach = static_cast<double>(slack) + limit_;
+            out = estimate > reach * reach * (1.0 + 1e-12);
+        } else if constexpr (kMetric == IndexMetric::ip) {
+            out = -estimate - query_norm_ * slack > limit_;
+        } else {
+            out = 1.0 - estimate - query_norm_ * slack > limit_;
         }
-        return false;
+        return active_ & finite & out;
     }
 
   private:
@@ -724,6 +727,20 @@ class MultiTenantIndex {
         for (std::uint32_t t : access_[v]) out.push_back(tenants_[t].external);
         std::sort(out.begin(), out.end());
         return {out, tenants_[owners_[v]].external};
+    }
+
+    // The shortlists of `tenant` in the order a search keeps them (for tests): their nodes and
+    // the external ids they list, in scan order.
+    std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> shortlists_of(std::int64_t tenant) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> out;
+        const std::uint32_t t = find_tenant(tenant);
+        if (t == kNone) return out;
+        for (const auto& list : shortlists_[t]) {
+            out.emplace_back(list.node, std::vector<std::int64_t>());
+            for (std::uint32_t v : list.ids) out.back().second.push_back(labels_[v]);
+        }
+        return out;
     }
 
     // Node id of every level-order node and its level, parent and centroid (for tests): the
@@ -1422,10 +1439,11 @@ class MultiTenantIndex {
     // reads only the high halves of each vector; the low halves are read only when the bound
     // cannot rule the vector out (see FirstPassBound), so the result is the same.
     void scan(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
-        if (options_.metric == IndexMetric::l2)
-            scan_with<lane_sums::SquaredDiff>(q, ids, s);
-        else
-            scan_with<lane_sums::Dot>(q, ids, s);
+        switch (options_.metric) {
+            case IndexMetric::l2: return scan_with<IndexMetric::l2>(q, ids, s);
+            case IndexMetric::ip: return scan_with<IndexMetric::ip>(q, ids, s);
+            case IndexMetric::cosine: return scan_with<IndexMetric::cosine>(q, ids, s);
+        }
     }
 
     // A vector's code gives q.decoded = sum_j q_j base_j + sum_j q_j step_j level_j. The first
@@ -1456,16 +1474,26 @@ class MultiTenantIndex {
         s.query_norm2 = query_norm2;
     }
 
-    // True when vector v's code, with sum_j code_weights[j] level_j = levels, proves that v
-    // cannot enter the top k (see FirstPassBound).
-    bool code_excludes(std::uint32_t v, std::int64_t levels, const mt_detail::SearchScratch& s) const {
-        const double dot = s.code_offset + s.code_scale * static_cast<double>(levels);
-        const double dot_up = dot + s.code_error + 1e-12 * std::abs(dot);  // >= q.decoded
-        const mt_detail::CodeBounds& b = arena_.bounds(v);
-        if (options_.metric != IndexMetric::l2) return s.bound.excludes_code(dot_up, b.code_slack);
-        const double sum = s.query_norm2 + static_cast<double>(b.code_norm2);
-        const double distance2 = sum - 2.0 * dot_up - 1e-12 * (sum + 2.0 * std::abs(dot_up));  // <= ||q - decoded||^2
-        return s.bound.excludes_code(distance2, b.code_slack);
+    // Appends to `out` the vectors ids[i], i < n, whose codes (with sum_j code_weights[j]
+    // level_j = levels[i]) cannot prove that they stay out of the top k (see FirstPassBound).
+    template <IndexMetric kMetric>
+    void judge_codes(const std::uint32_t* ids, const std::int64_t* levels, size_t n, const mt_detail::SearchScratch& s,
+                     std::vector<std::uint32_t>& out) const {
+        const double offset = s.code_offset, scale = s.code_scale, error = s.code_error, query_norm2 = s.query_norm2;
+        size_t kept = out.size();
+        out.resize(kept + n);
+        for (size_t i = 0; i < n; ++i) {
+            const mt_detail::CodeBounds& b = arena_.bounds(ids[i]);
+            const double dot = offset + scale * static_cast<double>(levels[i]);
+            double estimate = dot + error + 1e-12 * std::abs(dot);  // >= q.decoded
+            if constexpr (kMetric == IndexMetric::l2) {
+                const double sum = query_norm2 + static_cast<double>(b.code_norm2);
+                estimate = sum - 2.0 * estimate - 1e-12 * (sum + 2.0 * std::abs(estimate));  // <= ||q - decoded||^2
+            }
+            out[kept] = ids[i];
+            kept += !s.bound.excludes_code<kMetric>(estimate, b.code_slack);
+        }
+        out.resize(kept);
     }
 
     // Three passes: the codes, the high halves of the vectors they cannot rule out, then the
@@ -1473,8 +1501,9 @@ class MultiTenantIndex {
     // vectors are scattered, so the passes form a pipeline over batches of candidates: each
     // step judges a batch's codes, the high halves of the previous batch's survivors and the
     // exact distances of the batch before that, and each pass's data was fetched one step ahead.
-    template <class Op>
+    template <IndexMetric kMetric>
     void scan_with(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
+        using Op = std::conditional_t<kMetric == IndexMetric::l2, lane_sums::SquaredDiff, lane_sums::Dot>;
         constexpr size_t kBatch = 16;
         const size_t header_bytes = arena_.header_bytes();
         const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
@@ -1485,9 +1514,7 @@ class MultiTenantIndex {
             const lane_sums::SplitRow row{arena_.halves(v), stride_};
             float sum;
             lane_sums::sums<Op>(q, &row, 1, stride_, &sum);
-            const float distance = options_.metric == IndexMetric::l2 ? sum
-                                   : options_.metric == IndexMetric::ip ? -sum
-                                                                        : 1.0f - sum;
+            const float distance = kMetric == IndexMetric::l2 ? sum : kMetric == IndexMetric::ip ? -sum : 1.0f - sum;
             if (s.top.accepts(distance)) s.top.offer({distance, labels_[v]});
         };
         // Until the top k is full nothing can be ruled out: the first k vectors are read whole.
@@ -1504,13 +1531,12 @@ class MultiTenantIndex {
             s.next_coded.clear();
             if (s.top.full()) s.bound.tighten(s.top.worst());
             const size_t end = std::min(ids.size(), begin + kBatch);
-            for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
-            if (begin < end) weighted_levels(s.code_weights.data(), s.codes.data(), end - begin, stride_, s.levels.data());
-            for (size_t i = begin; i < end; ++i) {
-                if (i + kBatch < ids.size()) fetch(arena_.code(ids[i + kBatch]), header_bytes);
-                if (code_excludes(ids[i], s.levels[i - begin], s)) continue;
-                s.next_coded.push_back(ids[i]);
-                fetch(arena_.halves(ids[i]), half_bytes);
+            if (begin < end) {
+                for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
+                weighted_levels(s.code_weights.data(), s.codes.data(), end - begin, stride_, s.levels.data());
+                judge_codes<kMetric>(ids.data() + begin, s.levels.data(), end - begin, s, s.next_coded);
+                for (std::uint32_t v : s.next_coded) fetch(arena_.halves(v), half_bytes);
+                for (size_t i = end; i < std::min(end + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
             }
             // High halves of the previous batch's survivors.
             s.next_finalists.clear();
