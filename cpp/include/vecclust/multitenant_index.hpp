@@ -6,8 +6,10 @@
 // one shortlist at the root; a shortlist at an internal node that grows past split_threshold is
 // pushed one level down, so large tenants get shortlists deep in the tree, and sibling
 // shortlists that shrink are merged back. Per-node Bloom filters say which tenants may have
-// shortlists at or below a node. A search for tenant t walks t's part of the tree best-first by
-// centroid distance (pruning with the filters) and scans whole shortlists until `budget`
+// shortlists at or below a node (they decide where a new shortlist goes). A tenant's shortlists
+// are kept together, in preorder of their nodes, so those in any subtree are consecutive. A
+// search for tenant t walks t's part of the tree (the nodes with shortlists of t at or below
+// them) best-first by centroid distance and scans whole shortlists until `budget`
 // candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
 // vector t may not see. Each vector is stored as a 4-bit code per dimension (scalar_codes.hpp),
 // then the high and the low 16 bits of its floats. A scan reads the codes first, then the high
@@ -20,7 +22,8 @@
 //   I1 each access pair (v, t) is in exactly one shortlist, at a node on v's root-to-leaf path;
 //   I2 a node's filter contains every tenant with a shortlist at or below it;
 //   I3 shortlists at internal nodes hold at most split_threshold ids (leaves are unbounded);
-//   I4 per-vector access lists, owners, tenant sizes and the id maps agree with the shortlists.
+//   I4 per-vector access lists, owners, tenant sizes and the id maps agree with the shortlists;
+//   I5 the preorder ranks match the tree and each tenant's shortlists are sorted by them.
 // Unlike the reference code, filters are never rebuilt from children alone (a tenant with an
 // internal shortlist would vanish), merges treat a sibling with no vectors of t as empty, every
 // leaf keeps its shortlists (no unfiltered leaf scans), and grant is idempotent.
@@ -41,6 +44,7 @@
 #include <shared_mutex>   // std::shared_mutex, std::shared_lock
 #include <stdexcept>      // std::out_of_range
 #include <string>         // std::string
+#include <type_traits>    // std::conditional_t
 #include <unordered_map>  // std::unordered_map
 #include <utility>        // std::pair
 #include <vector>         // std::vector
@@ -777,7 +781,7 @@ class MultiTenantIndex {
         return m;
     }
 
-    // Checks I1-I4 (see the top of this file); throws InvariantViolation naming the first problem.
+    // Checks I1-I5 (see the top of this file); throws InvariantViolation naming the first problem.
     void check_invariants() const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         check_invariants_unlocked();
@@ -786,7 +790,8 @@ class MultiTenantIndex {
     // ----------------------------------------------------------------------------------------
     // Serialisation: magic, format version, options, tree, code grids, tenants, vectors,
     // per-node filters and shortlists, then a checksum of everything before it. (The vectors'
-    // codes are derived from the grids and the vectors, and rebuilt on load.)
+    // codes are derived from the grids and the vectors, and the preorder ranks from the tree: both
+    // are rebuilt on load.)
     // ----------------------------------------------------------------------------------------
 
     void save(ByteSink& sink) const {
