@@ -3,6 +3,7 @@ persistence, bad input, concurrency and determinism."""
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import threading
 
@@ -344,6 +345,64 @@ def test_tree_description_parents():
     parents, centers = index._core.tree_description()
     assert parents[0] == -1 and (parents[1:] >= 0).all() and (parents[1:] < np.arange(1, len(parents))).all()
     assert centers.shape == (len(parents), X.shape[1])
+
+
+def emulated_search(index, model, q, tenant, k, budget, metric):
+    """The search, emulated from the tree and the tenant's shortlists: best-first over the
+    nodes with shortlists of the tenant at or below them (by centroid distance, then node id),
+    whole shortlists taken until `budget` vectors; the exact top k of those, ties by id."""
+    parents, centers = index._core.tree_description()
+    lists = dict(index._shortlists(tenant))
+    useful = set()
+    for node in lists:
+        while node >= 0 and node not in useful:
+            useful.add(node)
+            node = int(parents[node])
+    frontier = [(0.0, 0)] if lists else []
+    candidates = []
+    while frontier and len(candidates) < budget:
+        _, node = heapq.heappop(frontier)
+        if node in lists:
+            candidates += lists[node].tolist()
+            continue
+        children = [c for c in np.flatnonzero(parents == node).tolist() if c in useful]
+        for c, priority in zip(children, kernel_distances(metric, centers[children], q)):
+            heapq.heappush(frontier, (float(priority), c))
+    if not candidates:
+        return [], []
+    distances = kernel_distances(metric, np.stack([model.vectors[i] for i in candidates]), q)
+    best = sorted(zip(distances.tolist(), candidates))[:k]
+    return [d for d, _ in best], [i for _, i in best]
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_budgeted_search_scans_the_tenants_nodes_best_first(metric):
+    """A tenant's shortlists are kept in preorder of their nodes, and a search with a budget
+    returns exactly the top k of the shortlists a best-first walk over its part of the tree
+    takes, after grants, revokes and removals have split and merged shortlists."""
+    index, model, X = build(metric=metric, n=2500, dim=12, split_threshold=12, branching_factor=4)
+    rng = np.random.default_rng(1)
+    some = rng.choice(sorted(model.vectors), 300, replace=False)
+    index.revoke(some[:150][[model.owner[int(i)] != 0 for i in some[:150]]], 0)
+    index.grant(some[150:], 1)
+    index.remove(some[:40])  # the model keeps every vector: it only looks them up
+    parents, _ = index._core.tree_description()
+    preorder, stack = {}, [0]
+    while stack:
+        node = stack.pop()
+        preorder[node] = len(preorder)
+        stack += np.flatnonzero(parents == node).tolist()[::-1]
+    Q = X[rng.choice(len(X), 8)] + np.float32(0.05)
+    for tenant in index.tenants().tolist():
+        nodes = [node for node, _ in index._shortlists(tenant)]
+        assert [preorder[n] for n in nodes] == sorted(preorder[n] for n in nodes)
+        for q in Q:
+            for budget in (1, 20, 100):
+                D, I = index.search(q, tenant, k=5, budget=budget)
+                distances, ids = emulated_search(index, model, q, tenant, 5, budget, metric)
+                assert I[0][:len(ids)].tolist() == ids and (I[0][len(ids):] == -1).all()
+                assert D[0][:len(ids)].tolist() == distances
+    index._check_invariants()
 
 
 # --------------------------------------------------------------------------------------------

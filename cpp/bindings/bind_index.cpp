@@ -179,6 +179,19 @@ void bind_index(py::module_& m) {
                 return py::make_tuple(int64_array(tenants), owner);
             },
             py::arg("id"))
+        .def(
+            "shortlists_of",
+            [](const Index& self, std::int64_t tenant) {
+                std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> lists;
+                {
+                    py::gil_scoped_release release;
+                    lists = self.shortlists_of(tenant);
+                }
+                py::list out;
+                for (const auto& [node, ids] : lists) out.append(py::make_tuple(node, int64_array(ids)));
+                return out;
+            },
+            py::arg("tenant"))
         .def("tree_description",
              [](const Index& self) {
                  std::pair<std::vector<std::uint32_t>, std::vector<float>> tree;

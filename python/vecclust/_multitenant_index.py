@@ -274,6 +274,11 @@ class MultiTenantIndex:
         """Checks the index's internal consistency; raises RuntimeError on a violation."""
         self._core.check_invariants()
 
+    def _shortlists(self, tenant):
+        """[(node, external ids in scan order)] for each shortlist of `tenant`, in the order a
+        search keeps them (preorder of their nodes)."""
+        return self._core.shortlists_of(_tenant_id(tenant))
+
     def _access(self, id):
         """(tenants that can see vector `id`, its owner)."""
         return self._core.access_of(int(id))

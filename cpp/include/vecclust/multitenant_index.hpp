@@ -6,8 +6,10 @@
 // one shortlist at the root; a shortlist at an internal node that grows past split_threshold is
 // pushed one level down, so large tenants get shortlists deep in the tree, and sibling
 // shortlists that shrink are merged back. Per-node Bloom filters say which tenants may have
-// shortlists at or below a node. A search for tenant t walks t's part of the tree best-first by
-// centroid distance (pruning with the filters) and scans whole shortlists until `budget`
+// shortlists at or below a node (they decide where a new shortlist goes). A tenant's shortlists
+// are kept together, in preorder of their nodes, so those in any subtree are consecutive. A
+// search for tenant t walks t's part of the tree (the nodes with shortlists of t at or below
+// them) best-first by centroid distance and scans whole shortlists until `budget`
 // candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
 // vector t may not see. Each vector is stored as a 4-bit code per dimension (scalar_codes.hpp),
 // then the high and the low 16 bits of its floats. A scan reads the codes first, then the high
@@ -20,7 +22,8 @@
 //   I1 each access pair (v, t) is in exactly one shortlist, at a node on v's root-to-leaf path;
 //   I2 a node's filter contains every tenant with a shortlist at or below it;
 //   I3 shortlists at internal nodes hold at most split_threshold ids (leaves are unbounded);
-//   I4 per-vector access lists, owners, tenant sizes and the id maps agree with the shortlists.
+//   I4 per-vector access lists, owners, tenant sizes and the id maps agree with the shortlists;
+//   I5 the preorder ranks match the tree and each tenant's shortlists are sorted by them.
 // Unlike the reference code, filters are never rebuilt from children alone (a tenant with an
 // internal shortlist would vanish), merges treat a sibling with no vectors of t as empty, every
 // leaf keeps its shortlists (no unfiltered leaf scans), and grant is idempotent.
@@ -41,6 +44,7 @@
 #include <shared_mutex>   // std::shared_mutex, std::shared_lock
 #include <stdexcept>      // std::out_of_range
 #include <string>         // std::string
+#include <type_traits>    // std::conditional_t
 #include <unordered_map>  // std::unordered_map
 #include <utility>        // std::pair
 #include <vector>         // std::vector
@@ -52,6 +56,7 @@
 #include "vecclust/bloom_filter.hpp"
 #include "vecclust/index_io.hpp"
 #include "vecclust/kmeans.hpp"
+#include "vecclust/lane_sums.hpp"
 #include "vecclust/parallel.hpp"
 #include "vecclust/random.hpp"
 #include "vecclust/scalar_codes.hpp"
@@ -126,74 +131,6 @@ inline AlignedFloats aligned_zeros(size_t count) {
     return AlignedFloats(p);
 }
 
-// Sum over a padded row in 16 independent lanes (vectorisable without reassociation), then a
-// fixed pairwise reduction: the same bits on every CPU and every clone. `row(j)` reads the
-// row's element j, whatever its storage.
-template <class Op, class Row>
-inline float lane_sum_with(const float* a, Row row, index_t stride) {
-    float acc[16] = {};
-    index_t j = 0;
-    for (; j + 16 <= stride; j += 16)
-        for (int l = 0; l < 16; ++l) acc[l] = Op::step(acc[l], a[j + l], row(j + l));
-    if (j < stride)  // the stride is a multiple of 8: at most one half block is left
-        for (int l = 0; l < 8; ++l) acc[l] = Op::step(acc[l], a[j + l], row(j + l));
-    for (int width = 8; width > 0; width /= 2)
-        for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
-    return acc[0];
-}
-
-template <class Op>
-inline float lane_sum(const float* a, const float* b, index_t stride) {
-    return lane_sum_with<Op>(a, [b](index_t j) { return b[j]; }, stride);
-}
-
-// out[i] = lane_sum(query, rows[i]) for n rows, prefetching rows ahead (they are scattered).
-template <class Op>
-VECCLUST_MULTIVERSION void row_sums(const float* query, const float* const* rows, index_t n, index_t stride, float* out) {
-    constexpr index_t kAhead = 2;
-    const index_t row_bytes = stride * static_cast<index_t>(sizeof(float));
-    for (index_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) {
-            const char* next = reinterpret_cast<const char*>(rows[i + kAhead]);
-            for (index_t offset = 0; offset < row_bytes; offset += 64) __builtin_prefetch(next + offset);
-        }
-        out[i] = lane_sum<Op>(query, rows[i], stride);
-    }
-}
-
-// Stored vectors are split into the high and the low 16 bits of each float. The high half
-// alone is the float with its 16 low mantissa bits cleared (a bfloat16 truncation: never larger
-// in magnitude, within 2^-7 of it), so a first pass can read half the bytes and bound the rest.
-inline float from_halves(std::uint16_t high, std::uint16_t low) {
-    const std::uint32_t bits = (static_cast<std::uint32_t>(high) << 16) | low;
-    float x;
-    std::memcpy(&x, &bits, sizeof x);
-    return x;
-}
-
-// lane_sum over the high halves only (the truncated vector), for n rows, prefetching ahead.
-template <class Op>
-VECCLUST_MULTIVERSION void high_half_sums(const float* query, const std::uint16_t* const* rows, index_t n, index_t stride,
-                                          float* out) {
-    constexpr index_t kAhead = 4;
-    const index_t half_bytes = stride * static_cast<index_t>(sizeof(std::uint16_t));
-    for (index_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) {
-            const char* next = reinterpret_cast<const char*>(rows[i + kAhead]);
-            for (index_t offset = 0; offset < half_bytes; offset += 64) __builtin_prefetch(next + offset);
-        }
-        const std::uint16_t* high = rows[i];
-        out[i] = lane_sum_with<Op>(query, [high](index_t j) { return from_halves(high[j], 0); }, stride);
-    }
-}
-
-// lane_sum over the exact vector (high and low halves): the same bits as on a float row.
-template <class Op>
-VECCLUST_MULTIVERSION float split_row_sum(const float* query, const std::uint16_t* high, index_t stride) {
-    const std::uint16_t* low = high + stride;
-    return lane_sum_with<Op>(query, [high, low](index_t j) { return from_halves(high[j], low[j]); }, stride);
-}
-
 struct Hit {
     float distance;
     std::int64_t label;
@@ -212,6 +149,7 @@ class TopK {
     }
     bool accepts(float distance) const { return heap_.size() < k_ || distance <= heap_.front().distance; }
     bool full() const { return heap_.size() >= k_; }
+    size_t capacity() const { return k_; }
     float worst() const { return heap_.front().distance; }  // when full
     void offer(const Hit& hit) {
         if (heap_.size() < k_) {
@@ -241,8 +179,11 @@ struct TreeNode {
     std::uint32_t level = 0;
 };
 
+// One tenant's shortlist at a node. A tenant's shortlists are kept sorted by their nodes'
+// preorder ranks, so those in any subtree are consecutive (see MultiTenantIndex::preorder_).
 struct Shortlist {
-    std::uint32_t tenant;
+    std::uint32_t node;
+    std::uint32_t rank;              // preorder rank of the node
     std::vector<std::uint32_t> ids;  // internal vector ids (slots)
 };
 
@@ -304,7 +245,7 @@ struct CodeBounds {
 // The stored vectors: fixed-size blocks of slots, so growth never moves (or doubles) the data,
 // and a slot's address is one shift and one mask away. A slot holds a header (the vector's
 // 4-bit code and its CodeBounds, in whole cache lines), then the high 16-bit halves of the
-// padded row's floats, then the low halves (see from_halves): the floats' bytes, split so that
+// padded row's floats, then the low halves (see lane_sums::from_halves): the floats' bytes, split so that
 // each pass of a scan reads only what it needs.
 class VectorArena {
   public:
@@ -347,7 +288,7 @@ class VectorArena {
     }
     void load(std::uint32_t slot, float* row, index_t count) const {  // the first count floats
         const std::uint16_t* high = halves(slot);
-        for (index_t j = 0; j < count; ++j) row[j] = from_halves(high[j], high[stride_ + j]);
+        for (index_t j = 0; j < count; ++j) row[j] = lane_sums::from_halves(high[j], high[stride_ + j]);
     }
     void clear(std::uint32_t slot) {
         auto* header = const_cast<std::uint8_t*>(code(slot));
@@ -362,7 +303,7 @@ class VectorArena {
     std::vector<std::unique_ptr<ZeroedBlock>> blocks_;
 };
 
-// Decides from a first-pass sum over a vector's high halves (see from_halves) that its exact
+// Decides from a first-pass sum over a vector's high halves (see lane_sums::from_halves) that its exact
 // distance is above the current k-th best, so it need not be read in full. With gamma bounding
 // the relative rounding error of one lane sum and the vector's slack s (see
 // MultiTenantIndex::first_pass_slack), exactly as the real numbers they stand for:
@@ -404,17 +345,20 @@ class FirstPassBound {
         return false;
     }
 
+    // Without branches, as a scan judges every vector's code and the outcome is unpredictable.
+    template <IndexMetric kMetric>
     bool excludes_code(double estimate, float slack) const {
-        if (!active_ || !std::isfinite(estimate)) return false;
-        switch (metric_) {
-            case IndexMetric::l2: {
-                const double reach = static_cast<double>(slack) + limit_;
-                return estimate > reach * reach * (1.0 + 1e-12);
-            }
-            case IndexMetric::ip: return -estimate - query_norm_ * slack > limit_;
-            case IndexMetric::cosine: return 1.0 - estimate - query_norm_ * slack > limit_;
+        const bool finite = std::abs(estimate) <= std::numeric_limits<double>::max();
+        bool out;
+        if constexpr (kMetric == IndexMetric::l2) {
+            const double reach = static_cast<double>(slack) + limit_;
+            out = estimate > reach * reach * (1.0 + 1e-12);
+        } else if constexpr (kMetric == IndexMetric::ip) {
+            out = -estimate - query_norm_ * slack > limit_;
+        } else {
+            out = 1.0 - estimate - query_norm_ * slack > limit_;
         }
-        return false;
+        return active_ & finite & out;
     }
 
   private:
@@ -424,23 +368,36 @@ class FirstPassBound {
     bool active_ = false;
 };
 
+// A node waiting in a search's frontier, with the searched tenant's shortlists in its subtree:
+// entries first ... last - 1 of the tenant's list of shortlists.
+struct FrontierNode {
+    float priority;
+    std::uint32_t node, first, last;
+};
+
 // Per-thread search buffers, reused across the queries of a call.
 struct SearchScratch {
     std::vector<float> query;
     std::vector<std::int16_t> code_weights;  // see MultiTenantIndex::set_code_query
     double code_offset = 0.0, code_scale = 0.0, code_error = 0.0, query_norm2 = 0.0;
-    std::vector<std::uint32_t> candidates, survivors;
-    std::vector<std::pair<float, std::uint32_t>> frontier;  // min-heap of (priority, node)
-    std::vector<const float*> rows;
-    std::vector<const std::uint16_t*> halves;
-    std::vector<std::uint32_t> row_nodes;
+    std::vector<std::uint32_t> candidates;
+    // The scan's pipeline (see MultiTenantIndex::scan_with): a batch's codes and their sums,
+    // vectors whose codes passed, and vectors whose high halves passed, with their sums.
+    std::vector<const std::uint8_t*> codes;
+    std::vector<std::int64_t> levels;
+    std::vector<std::uint32_t> coded, next_coded;
+    std::vector<std::pair<std::uint32_t, float>> finalists, next_finalists;
+    std::vector<FrontierNode> frontier;  // min-heap by (priority, node)
+    std::vector<FrontierNode> children;
+    std::vector<lane_sums::FloatRow> rows;
+    std::vector<lane_sums::HighRow> halves;
     std::vector<float> sums;
     TopK top;
     FirstPassBound bound;
 };
 
-inline bool frontier_after(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
-    return a.first > b.first || (a.first == b.first && a.second > b.second);
+inline bool frontier_after(const FrontierNode& a, const FrontierNode& b) {
+    return a.priority > b.priority || (a.priority == b.priority && a.node > b.node);
 }
 
 }  // namespace mt_detail
@@ -549,8 +506,9 @@ class MultiTenantIndex {
         for (size_t i = 0; i < nodes_.size(); ++i)
             std::copy(centers.begin() + static_cast<std::ptrdiff_t>(i * d), centers.begin() + static_cast<std::ptrdiff_t>((i + 1) * d),
                       centroid(static_cast<std::uint32_t>(i)));
+        rank_nodes();
         filters_.assign(nodes_.size(), BloomFilter());
-        shortlists_.assign(nodes_.size(), {});
+        shortlists_.assign(tenants_.size(), {});
         n_shortlists_ = 0;
         stale_filter_entries_ = 0;
         trained_ = true;
@@ -670,11 +628,9 @@ class MultiTenantIndex {
         std::unique_lock<std::shared_mutex> lock(mutex_);
         const std::uint32_t t = find_tenant(tenant);
         if (t == kNone) return 0;
-        std::vector<std::uint32_t> holders;  // nodes with a shortlist of t
-        collect_shortlist_nodes(t, holders);
         std::vector<std::uint32_t> orphans;
-        for (std::uint32_t node : holders) {
-            for (std::uint32_t v : find_shortlist(node, t)->ids) {
+        for (const auto& list : shortlists_[t]) {
+            for (std::uint32_t v : list.ids) {
                 auto& access = access_[v];
                 access.erase(std::lower_bound(access.begin(), access.end(), t));
                 if (access.empty()) {
@@ -685,9 +641,10 @@ class MultiTenantIndex {
                     });
                 }
             }
-            erase_shortlist(node, t);
             stale_filter_entries_ += 1;
         }
+        n_shortlists_ -= shortlists_[t].size();
+        shortlists_[t].clear();
         tenants_[t].size = 0;
         release_if_empty(t);
         for (std::uint32_t v : orphans) free_slot(v);
@@ -776,6 +733,20 @@ class MultiTenantIndex {
         return {out, tenants_[owners_[v]].external};
     }
 
+    // The shortlists of `tenant` in the order a search keeps them (for tests): their nodes and
+    // the external ids they list, in scan order.
+    std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> shortlists_of(std::int64_t tenant) const {
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> out;
+        const std::uint32_t t = find_tenant(tenant);
+        if (t == kNone) return out;
+        for (const auto& list : shortlists_[t]) {
+            out.emplace_back(list.node, std::vector<std::int64_t>());
+            for (std::uint32_t v : list.ids) out.back().second.push_back(labels_[v]);
+        }
+        return out;
+    }
+
     // Node id of every level-order node and its level, parent and centroid (for tests): the
     // tree is fully described by parents and the unpadded centroids.
     std::pair<std::vector<std::uint32_t>, std::vector<float>> tree_description() const {
@@ -794,12 +765,13 @@ class MultiTenantIndex {
         IndexMemory m;
         m.vectors = arena_.memory_bytes();
         m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float) +
+                 (preorder_.capacity() + subtree_end_.capacity()) * sizeof(std::uint32_t) +
                  (quantizer_.base().capacity() + quantizer_.step().capacity()) * sizeof(float);
         for (const auto& filter : filters_) m.filters += filter.memory_bytes();
         m.shortlists = shortlists_.capacity() * sizeof(shortlists_[0]);
-        for (const auto& node_lists : shortlists_) {
-            m.shortlists += node_lists.capacity() * sizeof(mt_detail::Shortlist);
-            for (const auto& list : node_lists) m.shortlists += list.ids.capacity() * sizeof(std::uint32_t);
+        for (const auto& tenant_lists : shortlists_) {
+            m.shortlists += tenant_lists.capacity() * sizeof(mt_detail::Shortlist);
+            for (const auto& list : tenant_lists) m.shortlists += list.ids.capacity() * sizeof(std::uint32_t);
         }
         m.access_lists = access_.capacity() * sizeof(access_[0]) + owners_.capacity() * sizeof(std::uint32_t) +
                          leaves_.capacity() * sizeof(std::uint32_t);
@@ -809,7 +781,7 @@ class MultiTenantIndex {
         return m;
     }
 
-    // Checks I1-I4 (see the top of this file); throws InvariantViolation naming the first problem.
+    // Checks I1-I5 (see the top of this file); throws InvariantViolation naming the first problem.
     void check_invariants() const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         check_invariants_unlocked();
@@ -818,7 +790,8 @@ class MultiTenantIndex {
     // ----------------------------------------------------------------------------------------
     // Serialisation: magic, format version, options, tree, code grids, tenants, vectors,
     // per-node filters and shortlists, then a checksum of everything before it. (The vectors'
-    // codes are derived from the grids and the vectors, and rebuilt on load.)
+    // codes are derived from the grids and the vectors, and the preorder ranks from the tree: both
+    // are rebuilt on load.)
     // ----------------------------------------------------------------------------------------
 
     void save(ByteSink& sink) const {
@@ -855,16 +828,20 @@ class MultiTenantIndex {
         }
         w.array(free_slots_);
 
+        // The file lists shortlists by node, each node's by tenant.
+        std::vector<std::vector<std::pair<std::uint32_t, const std::vector<std::uint32_t>*>>> lists_at(nodes_.size());
+        for (std::uint32_t t = 0; t < shortlists_.size(); ++t)
+            for (const auto& list : shortlists_[t]) lists_at[list.node].emplace_back(t, &list.ids);
         for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
             const BloomFilter& filter = filters_[i];
             w.value<std::uint32_t>(filter.capacity());
             w.value<std::uint32_t>(filter.count());
             w.value<std::uint32_t>(static_cast<std::uint32_t>(filter.n_probes()));
             w.array(filter.words());
-            w.value<std::uint64_t>(shortlists_[i].size());
-            for (const auto& list : shortlists_[i]) {
-                w.value<std::uint32_t>(list.tenant);
-                w.array(list.ids);
+            w.value<std::uint64_t>(lists_at[i].size());
+            for (const auto& [tenant, ids] : lists_at[i]) {
+                w.value<std::uint32_t>(tenant);
+                w.array(*ids);
             }
         }
         w.value<std::uint64_t>(stale_filter_entries_);
@@ -908,6 +885,7 @@ class MultiTenantIndex {
         x.centroid_rows_ = mt_detail::aligned_zeros(static_cast<size_t>(n_nodes) * static_cast<size_t>(x.stride_));
         for (std::uint32_t i = 0; i < n_nodes; ++i) r.bytes(x.centroid(i), static_cast<size_t>(d) * sizeof(float));
         x.check_tree();
+        x.rank_nodes();
         std::vector<float> base = r.array<float>(static_cast<std::uint64_t>(x.stride_));
         std::vector<float> step = r.array<float>(static_cast<std::uint64_t>(x.stride_));
         if (x.trained_ ? !x.quantizer_.restore(std::move(base), std::move(step), x.stride_) : !(base.empty() && step.empty()))
@@ -943,7 +921,7 @@ class MultiTenantIndex {
         x.free_slots_ = r.array<std::uint32_t>(n_slots);
 
         x.filters_.resize(n_nodes);
-        x.shortlists_.resize(n_nodes);
+        x.shortlists_.resize(x.tenants_.size());
         for (std::uint32_t i = 0; i < n_nodes; ++i) {
             const auto capacity = r.value<std::uint32_t>();
             const auto count = r.value<std::uint32_t>();
@@ -954,19 +932,21 @@ class MultiTenantIndex {
                 throw CorruptIndex("corrupt index: bad Bloom filter");
             x.filters_[i].restore(capacity, count, static_cast<int>(n_probes), std::move(words));
             const std::uint64_t n_lists = r.count(4 + 8, x.tenants_.size());
-            auto& lists = x.shortlists_[i];
-            lists.resize(static_cast<size_t>(n_lists));
-            for (auto& list : lists) {
-                list.tenant = r.value<std::uint32_t>();
-                list.ids = r.array<std::uint32_t>(n_slots);
-                if (list.tenant >= x.tenants_.size()) throw CorruptIndex("corrupt index: bad tenant in a shortlist");
-                for (std::uint32_t v : list.ids)
+            for (std::uint64_t j = 0, previous = 0; j < n_lists; ++j) {
+                const auto tenant = r.value<std::uint32_t>();
+                std::vector<std::uint32_t> ids = r.array<std::uint32_t>(n_slots);
+                if (tenant >= x.tenants_.size()) throw CorruptIndex("corrupt index: bad tenant in a shortlist");
+                if (j > 0 && tenant <= previous) throw CorruptIndex("corrupt index: shortlists out of order");
+                previous = tenant;
+                auto& lists = x.shortlists_[tenant];
+                for (std::uint32_t v : ids)
                     if (v >= n_slots || x.owners_[v] == kNone) throw CorruptIndex("corrupt index: a shortlist holds a deleted vector");
+                lists.push_back({i, x.preorder_[i], std::move(ids)});
             }
-            for (size_t j = 1; j < lists.size(); ++j)
-                if (lists[j - 1].tenant >= lists[j].tenant) throw CorruptIndex("corrupt index: shortlists out of order");
-            x.n_shortlists_ += lists.size();
+            x.n_shortlists_ += n_lists;
         }
+        for (auto& lists : x.shortlists_)
+            std::sort(lists.begin(), lists.end(), [](const mt_detail::Shortlist& a, const mt_detail::Shortlist& b) { return a.rank < b.rank; });
         x.stale_filter_entries_ = r.value<std::uint64_t>();
         r.finish();
         try {
@@ -1072,7 +1052,7 @@ class MultiTenantIndex {
         for (index_t j = 0; j < stride_; ++j) {
             std::uint32_t bits;
             std::memcpy(&bits, row + j, sizeof bits);
-            const double x = row[j], high = mt_detail::from_halves(static_cast<std::uint16_t>(bits >> 16), 0);
+            const double x = row[j], high = lane_sums::from_halves(static_cast<std::uint16_t>(bits >> 16), 0);
             residual2 += (x - high) * (x - high);
             norm2 += x * x;
         }
@@ -1085,13 +1065,13 @@ class MultiTenantIndex {
     // Greedy descent by squared L2 distance to the children's centroids (first on ties).
     std::uint32_t leaf_of(const float* row, std::vector<float>& sums) const {
         std::uint32_t node = 0;
-        std::vector<const float*> rows;
+        std::vector<lane_sums::FloatRow> rows;
         while (nodes_[node].n_children > 0) {
             const Node& n = nodes_[node];
             rows.resize(n.n_children);
             sums.resize(n.n_children);
-            for (std::uint32_t c = 0; c < n.n_children; ++c) rows[c] = centroid(n.first_child + c);
-            mt_detail::row_sums<metric_ops::SquaredDiff<float>>(row, rows.data(), n.n_children, stride_, sums.data());
+            for (std::uint32_t c = 0; c < n.n_children; ++c) rows[c] = {centroid(n.first_child + c)};
+            lane_sums::sums<lane_sums::SquaredDiff>(row, rows.data(), n.n_children, stride_, sums.data());
             std::uint32_t best = 0;
             for (std::uint32_t c = 1; c < n.n_children; ++c)
                 if (sums[c] < sums[best]) best = c;
@@ -1099,6 +1079,28 @@ class MultiTenantIndex {
         }
         return node;
     }
+
+    // Ranks the nodes in preorder (children in id order), so a subtree's nodes have the
+    // consecutive ranks preorder_[node] ... subtree_end_[node] - 1.
+    static void preorder_ranks(const std::vector<Node>& nodes, std::vector<std::uint32_t>& rank, std::vector<std::uint32_t>& end) {
+        rank.assign(nodes.size(), 0);
+        end.assign(nodes.size(), 0);
+        std::uint32_t next = 0;
+        std::vector<std::uint32_t> stack;
+        if (!nodes.empty()) stack.push_back(0);
+        while (!stack.empty()) {
+            const std::uint32_t node = stack.back();
+            stack.pop_back();
+            rank[node] = next++;
+            const Node& n = nodes[node];
+            for (std::uint32_t c = n.first_child + n.n_children; c-- > n.first_child;) stack.push_back(c);
+        }
+        for (auto node = static_cast<std::uint32_t>(nodes.size()); node-- > 0;) {  // children after their parent
+            const Node& n = nodes[node];
+            end[node] = n.n_children == 0 ? rank[node] + 1 : end[n.first_child + n.n_children - 1];
+        }
+    }
+    void rank_nodes() { preorder_ranks(nodes_, preorder_, subtree_end_); }
 
     // Root-first path to `leaf`.
     struct Path {
@@ -1136,6 +1138,7 @@ class MultiTenantIndex {
             require(tenants_.size() < kNone - 1, "too many tenants");
             t = static_cast<std::uint32_t>(tenants_.size());
             tenants_.emplace_back();
+            shortlists_.emplace_back();
         }
         tenants_[t] = {tenant, 0};
         tenant_of_.emplace(tenant, t);
@@ -1147,6 +1150,7 @@ class MultiTenantIndex {
         if (t == kNone || tenants_[t].size > 0) return;
         tenant_of_.erase(tenants_[t].external);
         tenants_[t] = {};
+        std::vector<mt_detail::Shortlist>().swap(shortlists_[t]);  // empty already: frees its capacity
         free_tenants_.push_back(t);
     }
 
@@ -1191,25 +1195,31 @@ class MultiTenantIndex {
 
     // ------------------------------------------------------------------------- shortlists
 
+    // The first shortlist in [first, last) (a tenant's, in preorder) at a rank >= `rank`.
+    template <class It>
+    static It first_from_rank(It first, It last, std::uint32_t rank) {
+        return std::lower_bound(first, last, rank, [](const mt_detail::Shortlist& s, std::uint32_t r) { return s.rank < r; });
+    }
+
     const mt_detail::Shortlist* find_shortlist(std::uint32_t node, std::uint32_t t) const {
-        const auto& lists = shortlists_[node];
-        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
-        return it != lists.end() && it->tenant == t ? &*it : nullptr;
+        const auto& lists = shortlists_[t];
+        auto it = first_from_rank(lists.begin(), lists.end(), preorder_[node]);
+        return it != lists.end() && it->node == node ? &*it : nullptr;
     }
     std::vector<std::uint32_t>* find_ids(std::uint32_t node, std::uint32_t t) {
         auto* list = const_cast<mt_detail::Shortlist*>(static_cast<const MultiTenantIndex*>(this)->find_shortlist(node, t));
         return list ? &list->ids : nullptr;
     }
+    // The returned ids stay valid until t's next shortlist is created or erased.
     std::vector<std::uint32_t>& create_shortlist(std::uint32_t node, std::uint32_t t) {
-        auto& lists = shortlists_[node];
-        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
+        auto& lists = shortlists_[t];
+        auto it = first_from_rank(lists.begin(), lists.end(), preorder_[node]);
         n_shortlists_ += 1;
-        return lists.insert(it, mt_detail::Shortlist{t, {}})->ids;
+        return lists.insert(it, mt_detail::Shortlist{node, preorder_[node], {}})->ids;
     }
     void erase_shortlist(std::uint32_t node, std::uint32_t t) {
-        auto& lists = shortlists_[node];
-        auto it = std::lower_bound(lists.begin(), lists.end(), t, [](const mt_detail::Shortlist& s, std::uint32_t x) { return s.tenant < x; });
-        lists.erase(it);
+        auto& lists = shortlists_[t];
+        lists.erase(first_from_rank(lists.begin(), lists.end(), preorder_[node]));
         n_shortlists_ -= 1;
     }
 
@@ -1309,36 +1319,16 @@ class MultiTenantIndex {
         }
     }
 
-    // Nodes holding a shortlist of t, found by walking t's part of the tree through the filters.
-    void collect_shortlist_nodes(std::uint32_t t, std::vector<std::uint32_t>& out) const {
-        const TenantHash hash(t);
-        std::vector<std::uint32_t> stack{0};
-        while (!stack.empty()) {
-            const std::uint32_t node = stack.back();
-            stack.pop_back();
-            if (find_shortlist(node, t)) {
-                out.push_back(node);
-                continue;
-            }
-            if (!filters_[node].contains(hash)) continue;
-            const Node& n = nodes_[node];
-            for (std::uint32_t c = n.first_child + n.n_children; c-- > n.first_child;) stack.push_back(c);
-        }
-    }
-
     // ---------------------------------------------------------------------------- filters
 
-    // Tenants with a shortlist at or below `node`, sorted, distinct.
+    // Tenants with a shortlist at or below `node`, sorted.
     std::vector<std::uint32_t> tenants_below(std::uint32_t node) const {
-        std::vector<std::uint32_t> out, stack{node};
-        while (!stack.empty()) {
-            const std::uint32_t n = stack.back();
-            stack.pop_back();
-            for (const auto& list : shortlists_[n]) out.push_back(list.tenant);
-            for (std::uint32_t c = 0; c < nodes_[n].n_children; ++c) stack.push_back(nodes_[n].first_child + c);
+        std::vector<std::uint32_t> out;
+        for (std::uint32_t t = 0; t < shortlists_.size(); ++t) {
+            const auto& lists = shortlists_[t];
+            auto it = first_from_rank(lists.begin(), lists.end(), preorder_[node]);
+            if (it != lists.end() && it->rank < subtree_end_[node]) out.push_back(t);
         }
-        std::sort(out.begin(), out.end());
-        out.erase(std::unique(out.begin(), out.end()), out.end());
         return out;
     }
 
@@ -1368,9 +1358,10 @@ class MultiTenantIndex {
     void maybe_rebuild_filters() {
         if (stale_filter_entries_ < 64 + n_shortlists_ / 2) return;
         std::vector<std::vector<std::uint32_t>> below(nodes_.size());
+        for (std::uint32_t t = 0; t < shortlists_.size(); ++t)
+            for (const auto& list : shortlists_[t]) below[list.node].push_back(t);
         for (std::uint32_t node = static_cast<std::uint32_t>(nodes_.size()); node-- > 0;) {
             auto& members = below[node];
-            for (const auto& list : shortlists_[node]) members.push_back(list.tenant);
             const Node& n = nodes_[node];
             for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
                 members.insert(members.end(), below[c].begin(), below[c].end());
@@ -1389,9 +1380,8 @@ class MultiTenantIndex {
                     float* out_distances, std::int64_t* out_ids) const {
         std::fill(out_distances, out_distances + k, std::numeric_limits<float>::infinity());
         std::fill(out_ids, out_ids + k, std::int64_t(-1));
-        if (t == kNone) return;
-        const TenantHash hash(t);
-        if (!filters_[0].contains(hash)) return;
+        if (t == kNone || shortlists_[t].empty()) return;
+        const std::vector<mt_detail::Shortlist>& lists = shortlists_[t];
         s.query.assign(static_cast<size_t>(stride_), 0.0f);
         std::copy(query_in, query_in + options_.dim, s.query.begin());
         if (options_.metric == IndexMetric::cosine) normalise(s.query.data());
@@ -1401,40 +1391,48 @@ class MultiTenantIndex {
         s.bound.reset(options_.metric, sum_rounding_, std::sqrt(query_norm2) * (1.0 + 1e-9));
         set_code_query(q, query_norm2, s);
         s.top.reset(k);
+        // The walk visits only nodes with shortlists of t at or below them (t's shortlists in a
+        // subtree are consecutive in preorder): the nodes the filters admit, less their false
+        // positives, which could only add nodes without candidates. So it scans the same vectors.
         s.frontier.clear();
-        s.frontier.emplace_back(0.0f, 0);
+        s.frontier.push_back({0.0f, 0, 0, static_cast<std::uint32_t>(lists.size())});
         s.candidates.clear();
         index_t scanned = 0;
         while (!s.frontier.empty() && scanned < budget) {
             std::pop_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
-            const std::uint32_t node = s.frontier.back().second;
+            const mt_detail::FrontierNode entry = s.frontier.back();
             s.frontier.pop_back();
-            if (const auto* list = find_shortlist(node, t)) {
+            if (const mt_detail::Shortlist& list = lists[entry.first]; list.node == entry.node) {
                 // Which vectors are scanned depends only on the tree and the list sizes: gather
                 // them all, so the scan can fetch them far ahead.
-                s.candidates.insert(s.candidates.end(), list->ids.begin(), list->ids.end());
-                scanned += static_cast<index_t>(list->ids.size());
+                s.candidates.insert(s.candidates.end(), list.ids.begin(), list.ids.end());
+                scanned += static_cast<index_t>(list.ids.size());
                 continue;
             }
-            // Expand: only children whose filter admits t are worth a distance computation.
-            const Node& n = nodes_[node];
+            // Expand: split t's shortlists below the node by child subtree.
+            const Node& n = nodes_[entry.node];
             s.rows.clear();
-            s.row_nodes.clear();
-            for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
-                if (!filters_[c].contains(hash)) continue;
-                s.rows.push_back(centroid(c));
-                s.row_nodes.push_back(c);
+            s.children.clear();
+            auto run = lists.begin() + entry.first;
+            const auto last = lists.begin() + entry.last;
+            for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children && run != last; ++c) {
+                const auto run_end = first_from_rank(run, last, subtree_end_[c]);
+                if (run_end == run) continue;
+                s.rows.push_back({centroid(c)});
+                s.children.push_back({0.0f, c, static_cast<std::uint32_t>(run - lists.begin()), static_cast<std::uint32_t>(run_end - lists.begin())});
+                run = run_end;
             }
             const auto n_rows = static_cast<index_t>(s.rows.size());
             s.sums.resize(s.rows.size());
             if (options_.metric == IndexMetric::ip) {
-                mt_detail::row_sums<metric_ops::Dot<float>>(q, s.rows.data(), n_rows, stride_, s.sums.data());
+                lane_sums::sums<lane_sums::Dot>(q, s.rows.data(), n_rows, stride_, s.sums.data());
                 for (float& sum : s.sums) sum = -sum;
             } else {
-                mt_detail::row_sums<metric_ops::SquaredDiff<float>>(q, s.rows.data(), n_rows, stride_, s.sums.data());
+                lane_sums::sums<lane_sums::SquaredDiff>(q, s.rows.data(), n_rows, stride_, s.sums.data());
             }
-            for (index_t i = 0; i < n_rows; ++i) {
-                s.frontier.emplace_back(s.sums[static_cast<size_t>(i)], s.row_nodes[static_cast<size_t>(i)]);
+            for (size_t i = 0; i < s.children.size(); ++i) {
+                s.children[i].priority = s.sums[i];
+                s.frontier.push_back(s.children[i]);
                 std::push_heap(s.frontier.begin(), s.frontier.end(), mt_detail::frontier_after);
             }
         }
@@ -1446,10 +1444,11 @@ class MultiTenantIndex {
     // reads only the high halves of each vector; the low halves are read only when the bound
     // cannot rule the vector out (see FirstPassBound), so the result is the same.
     void scan(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
-        if (options_.metric == IndexMetric::l2)
-            scan_with<metric_ops::SquaredDiff<float>>(q, ids, s);
-        else
-            scan_with<metric_ops::Dot<float>>(q, ids, s);
+        switch (options_.metric) {
+            case IndexMetric::l2: return scan_with<IndexMetric::l2>(q, ids, s);
+            case IndexMetric::ip: return scan_with<IndexMetric::ip>(q, ids, s);
+            case IndexMetric::cosine: return scan_with<IndexMetric::cosine>(q, ids, s);
+        }
     }
 
     // A vector's code gives q.decoded = sum_j q_j base_j + sum_j q_j step_j level_j. The first
@@ -1480,57 +1479,91 @@ class MultiTenantIndex {
         s.query_norm2 = query_norm2;
     }
 
-    // True when vector v's code proves it cannot enter the top k (see FirstPassBound).
-    bool code_excludes(std::uint32_t v, const mt_detail::SearchScratch& s) const {
-        const auto levels = static_cast<double>(weighted_levels(s.code_weights.data(), arena_.code(v), stride_));
-        const double dot = s.code_offset + s.code_scale * levels;
-        const double dot_up = dot + s.code_error + 1e-12 * std::abs(dot);  // >= q.decoded
-        const mt_detail::CodeBounds& b = arena_.bounds(v);
-        if (options_.metric != IndexMetric::l2) return s.bound.excludes_code(dot_up, b.code_slack);
-        const double sum = s.query_norm2 + static_cast<double>(b.code_norm2);
-        const double distance2 = sum - 2.0 * dot_up - 1e-12 * (sum + 2.0 * std::abs(dot_up));  // <= ||q - decoded||^2
-        return s.bound.excludes_code(distance2, b.code_slack);
+    // Appends to `out` the vectors ids[i], i < n, whose codes (with sum_j code_weights[j]
+    // level_j = levels[i]) cannot prove that they stay out of the top k (see FirstPassBound).
+    template <IndexMetric kMetric>
+    void judge_codes(const std::uint32_t* ids, const std::int64_t* levels, size_t n, const mt_detail::SearchScratch& s,
+                     std::vector<std::uint32_t>& out) const {
+        const double offset = s.code_offset, scale = s.code_scale, error = s.code_error, query_norm2 = s.query_norm2;
+        size_t kept = out.size();
+        out.resize(kept + n);
+        for (size_t i = 0; i < n; ++i) {
+            const mt_detail::CodeBounds& b = arena_.bounds(ids[i]);
+            const double dot = offset + scale * static_cast<double>(levels[i]);
+            double estimate = dot + error + 1e-12 * std::abs(dot);  // >= q.decoded
+            if constexpr (kMetric == IndexMetric::l2) {
+                const double sum = query_norm2 + static_cast<double>(b.code_norm2);
+                estimate = sum - 2.0 * estimate - 1e-12 * (sum + 2.0 * std::abs(estimate));  // <= ||q - decoded||^2
+            }
+            out[kept] = ids[i];
+            kept += !s.bound.excludes_code<kMetric>(estimate, b.code_slack);
+        }
+        out.resize(kept);
     }
 
-    // Three passes per batch: the codes, the high halves of the vectors they cannot rule out,
-    // then the exact distances of those the high halves cannot rule out (see FirstPassBound).
-    // The vectors are scattered: codes are fetched kAhead vectors ahead, and a vector's high
-    // halves as soon as its code lets it through, while the rest of the batch is judged.
-    template <class Op>
+    // Three passes: the codes, the high halves of the vectors they cannot rule out, then the
+    // exact distances of those the high halves cannot rule out (see FirstPassBound). The
+    // vectors are scattered, so the passes form a pipeline over batches of candidates: each
+    // step judges a batch's codes, the high halves of the previous batch's survivors and the
+    // exact distances of the batch before that, and each pass's data was fetched one step ahead.
+    template <IndexMetric kMetric>
     void scan_with(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
-        constexpr size_t kBatch = 32;
-        constexpr size_t kAhead = 16;
+        using Op = std::conditional_t<kMetric == IndexMetric::l2, lane_sums::SquaredDiff, lane_sums::Dot>;
+        constexpr size_t kBatch = 16;
         const size_t header_bytes = arena_.header_bytes();
         const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
         auto fetch = [](const void* p, size_t bytes) {
             for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(static_cast<const char*>(p) + offset);
         };
-        for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
-        s.halves.resize(kBatch);
-        s.sums.resize(kBatch);
-        for (size_t begin = 0; begin < ids.size(); begin += kBatch) {
-            const size_t end = std::min(ids.size(), begin + kBatch);
+        auto offer_exact = [&](std::uint32_t v) {
+            const lane_sums::SplitRow row{arena_.halves(v), stride_};
+            float sum;
+            lane_sums::sums<Op>(q, &row, 1, stride_, &sum);
+            const float distance = kMetric == IndexMetric::l2 ? sum : kMetric == IndexMetric::ip ? -sum : 1.0f - sum;
+            if (s.top.accepts(distance)) s.top.offer({distance, labels_[v]});
+        };
+        // Until the top k is full nothing can be ruled out: the first k vectors are read whole.
+        const size_t n_first = std::min(ids.size(), static_cast<size_t>(s.top.capacity()));
+        for (size_t i = 0; i < n_first; ++i) fetch(arena_.halves(ids[i]), 2 * half_bytes);
+        for (size_t i = n_first; i < std::min(n_first + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
+        for (size_t i = 0; i < n_first; ++i) offer_exact(ids[i]);
+        s.codes.resize(kBatch);
+        s.levels.resize(kBatch);
+        s.coded.clear();
+        s.finalists.clear();
+        for (size_t begin = n_first; begin < ids.size() || !s.coded.empty() || !s.finalists.empty(); begin += kBatch) {
+            // Codes of this batch; the next batch's headers are fetched meanwhile.
+            s.next_coded.clear();
             if (s.top.full()) s.bound.tighten(s.top.worst());
-            s.survivors.clear();
-            for (size_t i = begin; i < end; ++i) {
-                if (i + kAhead < ids.size()) fetch(arena_.code(ids[i + kAhead]), header_bytes);
-                if (code_excludes(ids[i], s)) continue;
-                s.survivors.push_back(ids[i]);
-                fetch(arena_.halves(ids[i]), half_bytes);
+            const size_t end = std::min(ids.size(), begin + kBatch);
+            if (begin < end) {
+                for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
+                weighted_levels(s.code_weights.data(), s.codes.data(), end - begin, stride_, s.levels.data());
+                judge_codes<kMetric>(ids.data() + begin, s.levels.data(), end - begin, s, s.next_coded);
+                for (std::uint32_t v : s.next_coded) fetch(arena_.halves(v), half_bytes);
+                for (size_t i = end; i < std::min(end + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
             }
-            const size_t n_survivors = s.survivors.size();
-            for (size_t i = 0; i < n_survivors; ++i) s.halves[i] = arena_.halves(s.survivors[i]);
-            mt_detail::high_half_sums<Op>(q, s.halves.data(), static_cast<index_t>(n_survivors), stride_, s.sums.data());
-            for (size_t i = 0; i < n_survivors; ++i) {
-                const std::uint32_t v = s.survivors[i];
+            // High halves of the previous batch's survivors.
+            s.next_finalists.clear();
+            s.halves.resize(s.coded.size());
+            s.sums.resize(s.coded.size());
+            for (size_t i = 0; i < s.coded.size(); ++i) s.halves[i] = {arena_.halves(s.coded[i])};
+            lane_sums::sums<Op>(q, s.halves.data(), static_cast<index_t>(s.coded.size()), stride_, s.sums.data());
+            for (size_t i = 0; i < s.coded.size(); ++i) {
+                const std::uint32_t v = s.coded[i];
                 if (s.top.full()) s.bound.tighten(s.top.worst());
                 if (s.bound.excludes(s.sums[i], arena_.bounds(v).half_slack)) continue;
-                const float sum = mt_detail::split_row_sum<Op>(q, s.halves[i], stride_);
-                const float distance = options_.metric == IndexMetric::l2 ? sum
-                                       : options_.metric == IndexMetric::ip ? -sum
-                                                                            : 1.0f - sum;
-                if (s.top.accepts(distance)) s.top.offer({distance, labels_[v]});
+                s.next_finalists.push_back({v, s.sums[i]});
+                fetch(arena_.halves(v) + stride_, half_bytes);
+                __builtin_prefetch(&labels_[v]);
             }
+            // Exact distances of the survivors before.
+            for (const auto& [v, high_sum] : s.finalists) {
+                if (s.top.full()) s.bound.tighten(s.top.worst());
+                if (!s.bound.excludes(high_sum, arena_.bounds(v).half_slack)) offer_exact(v);
+            }
+            s.coded.swap(s.next_coded);
+            s.finalists.swap(s.next_finalists);
         }
     }
 
@@ -1615,14 +1648,23 @@ class MultiTenantIndex {
         }
         if (live_tenants != tenant_of_.size()) fail("tenant counts disagree");
 
-        // Shortlists: sizes, members, filters on the path (I2, I3), and counts per pair (I1).
+        // The preorder ranks that order each tenant's shortlists.
+        std::vector<std::uint32_t> rank, end;
+        preorder_ranks(nodes_, rank, end);
+        if (rank != preorder_ || end != subtree_end_) fail("preorder ranks do not match the tree");
+
+        // Shortlists: order, sizes, members, filters on the path (I2, I3), and counts per pair (I1).
+        if (shortlists_.size() != n_tenants) fail("shortlists are not kept for every tenant record");
         size_t n_lists = 0;
         std::vector<std::uint64_t> listed_for(n_tenants, 0);
-        for (std::uint32_t node = 0; node < n_nodes; ++node) {
-            n_lists += shortlists_[node].size();
-            for (const auto& list : shortlists_[node]) {
-                const std::uint32_t t = list.tenant;
-                if (t >= n_tenants || tenants_[t].size == 0) fail("shortlist of an unknown tenant");
+        for (std::uint32_t t = 0; t < n_tenants; ++t) {
+            n_lists += shortlists_[t].size();
+            if (!shortlists_[t].empty() && tenants_[t].size == 0) fail("shortlist of an unknown tenant");
+            for (size_t i = 0; i < shortlists_[t].size(); ++i) {
+                const auto& list = shortlists_[t][i];
+                const std::uint32_t node = list.node;
+                if (node >= n_nodes || list.rank != preorder_[node]) fail("shortlist at an unknown node or with a wrong rank");
+                if (i > 0 && shortlists_[t][i - 1].rank >= list.rank) fail("shortlists of a tenant not in preorder");
                 if (list.ids.empty()) fail("empty shortlist");
                 if (nodes_[node].n_children > 0 && static_cast<index_t>(list.ids.size()) > options_.split_threshold)
                     fail("shortlist over the split threshold at an internal node");
@@ -1671,7 +1713,8 @@ class MultiTenantIndex {
     std::vector<Node> nodes_;
     mt_detail::AlignedFloats centroid_rows_;
     std::vector<BloomFilter> filters_;
-    std::vector<std::vector<mt_detail::Shortlist>> shortlists_;  // per node, sorted by tenant
+    std::vector<std::uint32_t> preorder_, subtree_end_;  // see preorder_ranks
+    std::vector<std::vector<mt_detail::Shortlist>> shortlists_;  // per tenant, by preorder rank
     size_t n_shortlists_ = 0;
     std::uint64_t stale_filter_entries_ = 0;
 

@@ -98,59 +98,69 @@ inline std::int64_t weighted_levels_generic(const std::int16_t* weights, const s
     return sum;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-// 32-bit lanes suffice here: each lane adds at most 2 stride / 32 products below 2^19.
-__attribute__((target("avx512f,avx512bw,avx2"))) inline std::int64_t weighted_levels_avx512(const std::int16_t* weights,
-                                                                                          const std::uint8_t* code, index_t stride) {
-    if (stride > 4096) return weighted_levels_generic(weights, code, stride);
-    __m512i acc = _mm512_setzero_si512();
-    const __m256i nibble = _mm256_set1_epi8(0x0f);
-    for (index_t group = 0; group * NibbleQuantizer::kGroupDims < stride; ++group) {
-        const index_t first = group * NibbleQuantizer::kGroupDims;
-        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + first / 2));
-        const __m256i halves[2] = {_mm256_and_si256(bytes, nibble), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble)};
-        for (int h = 0; h < 2 && first + 32 * h < stride; ++h) {
-            const index_t j = first + 32 * h;  // 32 dimensions, the last block possibly padded
-            const __mmask32 valid = j + 32 <= stride ? ~__mmask32(0) : (__mmask32(1) << (stride - j)) - 1;
-            const __m512i w = _mm512_maskz_loadu_epi16(valid, weights + j);
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(w, _mm512_cvtepu8_epi16(halves[h])));
-        }
-    }
-    alignas(64) std::int32_t lanes[16];
-    _mm512_store_si512(lanes, acc);
-    std::int64_t sum = 0;
-    for (std::int32_t lane : lanes) sum += lane;
-    return sum;
+inline void weighted_levels_generic(const std::int16_t* weights, const std::uint8_t* const* codes, size_t n, index_t stride,
+                                    std::int64_t* out) {
+    for (size_t i = 0; i < n; ++i) out[i] = weighted_levels_generic(weights, codes[i], stride);
 }
 
-__attribute__((target("avx2"))) inline std::int64_t weighted_levels_avx2(const std::int16_t* weights, const std::uint8_t* code,
-                                                                        index_t stride) {
-    if (stride > 4096) return weighted_levels_generic(weights, code, stride);
-    __m256i acc = _mm256_setzero_si256();
-    const __m128i nibble = _mm_set1_epi8(0x0f);
-    for (index_t j = 0; j < stride; j += 16) {  // the stride is a multiple of 8: j + 8 <= stride
-        const index_t group_first = j / NibbleQuantizer::kGroupDims * NibbleQuantizer::kGroupDims;
-        const index_t in_group = j - group_first;  // 0, 16, 32 or 48
-        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(code + group_first / 2 + in_group % 32));
-        const __m128i levels = in_group < 32 ? _mm_and_si128(bytes, nibble) : _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
-        __m256i w;
-        if (j + 16 <= stride) {
-            w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + j));
-        } else {
-            w = _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(weights + j)));
-            w = _mm256_inserti128_si256(w, _mm_setzero_si128(), 1);
+#if defined(__GNUC__) && defined(__x86_64__)
+// 32-bit lanes suffice here: up to 4096 dimensions, the absolute products sum to less than
+// 4096 * 2^15 * 15 < 2^31, and so does every partial sum.
+__attribute__((target("avx512f,avx512bw,avx2"))) inline void weighted_levels_avx512(const std::int16_t* weights,
+                                                                                  const std::uint8_t* const* codes, size_t n,
+                                                                                  index_t stride, std::int64_t* out) {
+    if (stride > 4096) return weighted_levels_generic(weights, codes, n, stride, out);
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    for (size_t i = 0; i < n; ++i) {
+        __m512i acc = _mm512_setzero_si512();
+        for (index_t group = 0; group * NibbleQuantizer::kGroupDims < stride; ++group) {
+            const index_t first = group * NibbleQuantizer::kGroupDims;
+            const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes[i] + first / 2));
+            const __m256i halves[2] = {_mm256_and_si256(bytes, nibble), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble)};
+            for (int h = 0; h < 2 && first + 32 * h < stride; ++h) {
+                const index_t j = first + 32 * h;  // 32 dimensions, the last block possibly padded
+                const __mmask32 valid = j + 32 <= stride ? ~__mmask32(0) : (__mmask32(1) << (stride - j)) - 1;
+                const __m512i w = _mm512_maskz_loadu_epi16(valid, weights + j);
+                acc = _mm512_add_epi32(acc, _mm512_madd_epi16(w, _mm512_cvtepu8_epi16(halves[h])));
+            }
         }
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_cvtepu8_epi16(levels)));
+        using Ints = std::int32_t __attribute__((vector_size(64)));
+        const auto lanes = reinterpret_cast<Ints>(acc);
+        const auto eight = __builtin_shufflevector(lanes, lanes, 0, 1, 2, 3, 4, 5, 6, 7) +
+                           __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15);
+        const auto four = __builtin_shufflevector(eight, eight, 0, 1, 2, 3) + __builtin_shufflevector(eight, eight, 4, 5, 6, 7);
+        out[i] = four[0] + four[1] + four[2] + four[3];
     }
-    alignas(32) std::int32_t lanes[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
-    std::int64_t sum = 0;
-    for (std::int32_t lane : lanes) sum += lane;
-    return sum;
+}
+
+__attribute__((target("avx2"))) inline void weighted_levels_avx2(const std::int16_t* weights, const std::uint8_t* const* codes,
+                                                                size_t n, index_t stride, std::int64_t* out) {
+    if (stride > 4096) return weighted_levels_generic(weights, codes, n, stride, out);
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    for (size_t i = 0; i < n; ++i) {
+        __m256i acc = _mm256_setzero_si256();
+        for (index_t j = 0; j < stride; j += 16) {  // the stride is a multiple of 8: j + 8 <= stride
+            const index_t group_first = j / NibbleQuantizer::kGroupDims * NibbleQuantizer::kGroupDims;
+            const index_t in_group = j - group_first;  // 0, 16, 32 or 48
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes[i] + group_first / 2 + in_group % 32));
+            const __m128i levels = in_group < 32 ? _mm_and_si128(bytes, nibble) : _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
+            __m256i w;
+            if (j + 16 <= stride) {
+                w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + j));
+            } else {
+                w = _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(weights + j)));
+                w = _mm256_inserti128_si256(w, _mm_setzero_si128(), 1);
+            }
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_cvtepu8_epi16(levels)));
+        }
+        const __m128i quad = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        const __m128i pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad));
+        out[i] = _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32(pair, 1)));
+    }
 }
 #endif
 
-using WeightedLevels = std::int64_t (*)(const std::int16_t*, const std::uint8_t*, index_t);
+using WeightedLevels = void (*)(const std::int16_t*, const std::uint8_t* const*, size_t, index_t, std::int64_t*);
 
 inline WeightedLevels pick_weighted_levels() {
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -164,11 +174,12 @@ inline WeightedLevels pick_weighted_levels() {
 
 }  // namespace codes_detail
 
-// sum_j weights[j] * level_j over a padded row's code (weights: stride int16), exactly, with
-// the fastest kernel this CPU runs.
-inline std::int64_t weighted_levels(const std::int16_t* weights, const std::uint8_t* code, index_t stride) {
+// out[i] = sum_j weights[j] * level_j over the padded-row code codes[i], for n codes (weights:
+// stride int16), exactly, with the fastest kernel this CPU runs.
+inline void weighted_levels(const std::int16_t* weights, const std::uint8_t* const* codes, size_t n, index_t stride,
+                            std::int64_t* out) {
     static const codes_detail::WeightedLevels kernel = codes_detail::pick_weighted_levels();
-    return kernel(weights, code, stride);
+    kernel(weights, codes, n, stride, out);
 }
 
 }  // namespace vecclust
