@@ -5,6 +5,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from strategies import separated_blobs
+from vecclust import _core
 
 # Examples per property; raise with VECCLUST_HYPOTHESIS_EXAMPLES=1000 for a deeper run.
 settings.register_profile(
@@ -35,3 +36,12 @@ def fixture_matrix():
     return np.array(
         [[0, 1, 2, 4, 7], [1, 0, 3, 5, 8], [2, 3, 0, 6, 9], [4, 5, 6, 0, 1], [7, 8, 9, 1, 0]], dtype=np.float64
     )
+
+
+@pytest.fixture
+def instruction_sets():
+    """The kernels' instruction sets this CPU has, lowest first; the cap is lifted afterwards."""
+    levels = ["baseline", "avx2", "avx512"]
+    _core.set_isa_limit("avx512")
+    yield levels[:levels.index(_core.isa_level()) + 1]
+    _core.set_isa_limit("avx512")

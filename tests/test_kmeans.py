@@ -293,15 +293,6 @@ def test_same_result_for_any_thread_count(params, algorithm):
     assert_identical(one, all_cpus)
 
 
-@pytest.fixture
-def instruction_sets():
-    """The kernels' instruction sets this CPU has, lowest first; the cap is lifted afterwards."""
-    levels = ["baseline", "avx2", "avx512"]
-    _core.set_isa_limit("avx512")
-    yield levels[:levels.index(_core.isa_level()) + 1]
-    _core.set_isa_limit("avx512")
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_same_result_for_every_instruction_set(instruction_sets, dtype):
     # k = 45 and 100 pad to 48 and 112 centres: the wide kernels run full groups of centres and

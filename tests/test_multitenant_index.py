@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from vecclust import MultiTenantIndex
+from vecclust import MultiTenantIndex, _core
 
 UNLIMITED = 10**9
 
@@ -932,6 +932,25 @@ def test_thread_count_does_not_change_results():
         rb = b.search(Q, tenants, k=10, budget=budget)
         np.testing.assert_array_equal(ra[0], rb[0])
         np.testing.assert_array_equal(ra[1], rb[1])
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_every_instruction_set_gives_the_same_index_and_results(instruction_sets, metric):
+    # 70 dimensions: one full 64-dimension code group and a short one.
+    def run(level):
+        _core.set_isa_limit(level)
+        index, _, X = build(metric, n=2000, dim=70, seed=11)
+        Q = X[::40] + 0.25
+        tenants = np.arange(len(Q)) % 7
+        return index._core.to_bytes(), [index.search(Q, tenants, k=10, budget=b) for b in (10, 100, UNLIMITED)]
+
+    reference_bytes, reference = run(instruction_sets[0])
+    for level in instruction_sets[1:]:
+        data, results = run(level)
+        assert data == reference_bytes, level
+        for (d, i), (d_ref, i_ref) in zip(results, reference):
+            np.testing.assert_array_equal(d, d_ref)
+            np.testing.assert_array_equal(i, i_ref)
 
 
 def test_random_state_fixes_the_tree():

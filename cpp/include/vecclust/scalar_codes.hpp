@@ -14,11 +14,12 @@
 #include <cstring>    // std::memset
 #include <vector>     // std::vector
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#include "vecclust/common.hpp"
+#include "vecclust/isa.hpp"
+
+#ifdef VECCLUST_ISA_DISPATCH
 #include <immintrin.h>
 #endif
-
-#include "vecclust/common.hpp"
 
 namespace vecclust {
 
@@ -103,10 +104,10 @@ inline void weighted_levels_generic(const std::int16_t* weights, const std::uint
     for (size_t i = 0; i < n; ++i) out[i] = weighted_levels_generic(weights, codes[i], stride);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef VECCLUST_ISA_DISPATCH
 // 32-bit lanes suffice here: up to 4096 dimensions, the absolute products sum to less than
 // 4096 * 2^15 * 15 < 2^31, and so does every partial sum.
-__attribute__((target("avx512f,avx512bw,avx2"))) inline void weighted_levels_avx512(const std::int16_t* weights,
+VECCLUST_TARGET_AVX512 inline void weighted_levels_avx512(const std::int16_t* weights,
                                                                                   const std::uint8_t* const* codes, size_t n,
                                                                                   index_t stride, std::int64_t* out) {
     if (stride > 4096) return weighted_levels_generic(weights, codes, n, stride, out);
@@ -133,7 +134,7 @@ __attribute__((target("avx512f,avx512bw,avx2"))) inline void weighted_levels_avx
     }
 }
 
-__attribute__((target("avx2"))) inline void weighted_levels_avx2(const std::int16_t* weights, const std::uint8_t* const* codes,
+VECCLUST_TARGET_AVX2 inline void weighted_levels_avx2(const std::int16_t* weights, const std::uint8_t* const* codes,
                                                                 size_t n, index_t stride, std::int64_t* out) {
     if (stride > 4096) return weighted_levels_generic(weights, codes, n, stride, out);
     const __m128i nibble = _mm_set1_epi8(0x0f);
@@ -160,26 +161,18 @@ __attribute__((target("avx2"))) inline void weighted_levels_avx2(const std::int1
 }
 #endif
 
-using WeightedLevels = void (*)(const std::int16_t*, const std::uint8_t* const*, size_t, index_t, std::int64_t*);
-
-inline WeightedLevels pick_weighted_levels() {
-#if defined(__GNUC__) && defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx2"))
-        return weighted_levels_avx512;
-    if (__builtin_cpu_supports("avx2")) return weighted_levels_avx2;
-#endif
-    return weighted_levels_generic;
-}
-
 }  // namespace codes_detail
 
 // out[i] = sum_j weights[j] * level_j over the padded-row code codes[i], for n codes (weights:
 // stride int16), exactly, with the fastest kernel this CPU runs.
 inline void weighted_levels(const std::int16_t* weights, const std::uint8_t* const* codes, size_t n, index_t stride,
                             std::int64_t* out) {
-    static const codes_detail::WeightedLevels kernel = codes_detail::pick_weighted_levels();
-    kernel(weights, codes, n, stride, out);
+#ifdef VECCLUST_ISA_DISPATCH
+    const isa::Level level = isa::current();
+    if (level == isa::Level::avx512) return codes_detail::weighted_levels_avx512(weights, codes, n, stride, out);
+    if (level == isa::Level::avx2) return codes_detail::weighted_levels_avx2(weights, codes, n, stride, out);
+#endif
+    codes_detail::weighted_levels_generic(weights, codes, n, stride, out);
 }
 
 }  // namespace vecclust
