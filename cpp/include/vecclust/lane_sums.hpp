@@ -52,34 +52,26 @@ inline float from_halves(std::uint16_t high, std::uint16_t low) {
 }
 
 // v = the floats with the 16 (or 8) high halves at `high` and zero low halves; or_low() then
-// puts in their low halves.
-VECCLUST_LANES_INLINE void load_high(const std::uint16_t* high, Lanes& v) {
-    using Halves = std::uint16_t __attribute__((vector_size(32)));
-    using Bits = std::uint32_t __attribute__((vector_size(64)));
-    Halves h;
+// puts in their low halves. V is Lanes or HalfLanes.
+template <class V>
+struct SplitVectors {  // the 16-bit halves and the 32-bit patterns of V's floats
+    typedef std::uint16_t Halves __attribute__((vector_size(sizeof(V) / 2)));
+    typedef std::uint32_t Bits __attribute__((vector_size(sizeof(V))));
+};
+
+template <class V>
+VECCLUST_LANES_INLINE void load_high(const std::uint16_t* high, V& v) {
+    using Split = SplitVectors<V>;
+    typename Split::Halves h;
     std::memcpy(&h, high, sizeof h);
-    v = reinterpret_cast<Lanes>(__builtin_convertvector(h, Bits) << 16);
+    v = reinterpret_cast<V>(__builtin_convertvector(h, typename Split::Bits) << 16);
 }
-VECCLUST_LANES_INLINE void load_high(const std::uint16_t* high, HalfLanes& v) {
-    using Halves = std::uint16_t __attribute__((vector_size(16)));
-    using Bits = std::uint32_t __attribute__((vector_size(32)));
-    Halves h;
-    std::memcpy(&h, high, sizeof h);
-    v = reinterpret_cast<HalfLanes>(__builtin_convertvector(h, Bits) << 16);
-}
-VECCLUST_LANES_INLINE void or_low(const std::uint16_t* low, Lanes& v) {
-    using Halves = std::uint16_t __attribute__((vector_size(32)));
-    using Bits = std::uint32_t __attribute__((vector_size(64)));
-    Halves h;
+template <class V>
+VECCLUST_LANES_INLINE void or_low(const std::uint16_t* low, V& v) {
+    using Split = SplitVectors<V>;
+    typename Split::Halves h;
     std::memcpy(&h, low, sizeof h);
-    v = reinterpret_cast<Lanes>(reinterpret_cast<Bits>(v) | __builtin_convertvector(h, Bits));
-}
-VECCLUST_LANES_INLINE void or_low(const std::uint16_t* low, HalfLanes& v) {
-    using Halves = std::uint16_t __attribute__((vector_size(16)));
-    using Bits = std::uint32_t __attribute__((vector_size(32)));
-    Halves h;
-    std::memcpy(&h, low, sizeof h);
-    v = reinterpret_cast<HalfLanes>(reinterpret_cast<Bits>(v) | __builtin_convertvector(h, Bits));
+    v = reinterpret_cast<V>(reinterpret_cast<typename Split::Bits>(v) | __builtin_convertvector(h, typename Split::Bits));
 }
 
 // The row formats: values(j, v) loads the row's values from dimension j on into v.
