@@ -244,7 +244,8 @@ struct CodeBounds {
 
 // The stored vectors: fixed-size blocks of slots, so growth never moves (or doubles) the data,
 // and a slot's address is one shift and one mask away. A slot holds a header (the vector's
-// 4-bit code and its CodeBounds, in whole cache lines), then the high 16-bit halves of the
+// 4-bit code, its CodeBounds and its external id, in whole cache lines: a scan that reads the
+// code has the id at hand, so results need no read elsewhere), then the high 16-bit halves of the
 // padded row's floats, then the low halves (see lane_sums::from_halves): the floats' bytes, split so that
 // each pass of a scan reads only what it needs.
 class VectorArena {
@@ -252,7 +253,8 @@ class VectorArena {
     void init(index_t stride) {
         stride_ = stride;
         code_bytes_ = NibbleQuantizer::code_bytes(stride);
-        header_bytes_ = (code_bytes_ + sizeof(CodeBounds) + 63) / 64 * 64;
+        label_offset_ = (code_bytes_ + sizeof(CodeBounds) + 7) / 8 * 8;
+        header_bytes_ = (label_offset_ + sizeof(std::int64_t) + 63) / 64 * 64;
         slot_bytes_ = header_bytes_ + static_cast<size_t>(stride) * sizeof(float);
         // Blocks of at least 4 MiB (whole huge pages for the common dimensions), 1024+ slots.
         block_shift_ = 10;
@@ -269,6 +271,15 @@ class VectorArena {
         return blocks_[slot >> block_shift_]->data() + (slot & mask) * slot_bytes_;
     }
     const CodeBounds& bounds(std::uint32_t slot) const { return *reinterpret_cast<const CodeBounds*>(code(slot) + code_bytes_); }
+    // The vector's external id (0 in a free slot).
+    std::int64_t label(std::uint32_t slot) const {
+        std::int64_t value;
+        std::memcpy(&value, code(slot) + label_offset_, sizeof value);
+        return value;
+    }
+    void store_label(std::uint32_t slot, std::int64_t value) {
+        std::memcpy(const_cast<std::uint8_t*>(code(slot)) + label_offset_, &value, sizeof value);
+    }
     // The high halves of the slot's row, followed by its low halves.
     const std::uint16_t* halves(std::uint32_t slot) const { return reinterpret_cast<const std::uint16_t*>(code(slot) + header_bytes_); }
     size_t header_bytes() const { return header_bytes_; }
@@ -298,7 +309,7 @@ class VectorArena {
 
   private:
     index_t stride_ = 0;
-    size_t code_bytes_ = 0, header_bytes_ = 0, slot_bytes_ = 0;
+    size_t code_bytes_ = 0, label_offset_ = 0, header_bytes_ = 0, slot_bytes_ = 0;
     int block_shift_ = 10;
     std::vector<std::unique_ptr<ZeroedBlock>> blocks_;
 };
@@ -558,7 +569,7 @@ class MultiTenantIndex {
         for (index_t i = 0; i < n; ++i) {
             const std::uint32_t v = allocate_slot();
             store_vector(v, rows.data() + i * stride_);
-            labels_[v] = ids[i];
+            arena_.store_label(v, ids[i]);
             owners_[v] = owner;
             leaves_[v] = leaves[static_cast<size_t>(i)];
             access_[v].assign(1, owner);
@@ -742,7 +753,7 @@ class MultiTenantIndex {
         if (t == kNone) return out;
         for (const auto& list : shortlists_[t]) {
             out.emplace_back(list.node, std::vector<std::int64_t>());
-            for (std::uint32_t v : list.ids) out.back().second.push_back(labels_[v]);
+            for (std::uint32_t v : list.ids) out.back().second.push_back(arena_.label(v));
         }
         return out;
     }
@@ -777,7 +788,7 @@ class MultiTenantIndex {
                          leaves_.capacity() * sizeof(std::uint32_t);
         for (const auto& access : access_) m.access_lists += access.capacity() * sizeof(std::uint32_t);
         m.access_lists += tenants_.capacity() * sizeof(mt_detail::TenantRecord) + hash_map_bytes(tenant_of_);
-        m.ids = labels_.capacity() * sizeof(std::int64_t) + free_slots_.capacity() * sizeof(std::uint32_t) + hash_map_bytes(slot_of_);
+        m.ids = free_slots_.capacity() * sizeof(std::uint32_t) + hash_map_bytes(slot_of_);
         return m;
     }
 
@@ -817,9 +828,9 @@ class MultiTenantIndex {
         w.array(tenants_);
         w.array(free_tenants_);
 
-        w.value<std::uint64_t>(labels_.size());
-        for (std::uint32_t v = 0; v < labels_.size(); ++v) {
-            w.value<std::int64_t>(labels_[v]);
+        w.value<std::uint64_t>(owners_.size());
+        for (std::uint32_t v = 0; v < owners_.size(); ++v) {
+            w.value<std::int64_t>(arena_.label(v));
             w.value<std::uint32_t>(owners_[v]);
             w.value<std::uint32_t>(leaves_[v]);
             w.array(access_[v]);
@@ -900,22 +911,22 @@ class MultiTenantIndex {
         const std::uint64_t min_slot_bytes = 8 + 4 + 4 + 8 + static_cast<std::uint64_t>(d) * sizeof(float);
         const std::uint64_t n_slots = r.count(min_slot_bytes, kNone - 1);
         if (n_slots > 0 && !x.trained_) throw CorruptIndex("corrupt index: vectors in an untrained index");
-        x.labels_.resize(static_cast<size_t>(n_slots));
         x.owners_.resize(static_cast<size_t>(n_slots));
         x.leaves_.resize(static_cast<size_t>(n_slots));
         x.access_.resize(static_cast<size_t>(n_slots));
         x.arena_.ensure(static_cast<index_t>(n_slots));
         std::vector<float> row(static_cast<size_t>(x.stride_), 0.0f);  // the padding stays zero
         for (std::uint32_t v = 0; v < n_slots; ++v) {
-            x.labels_[v] = r.value<std::int64_t>();
+            const auto label = r.value<std::int64_t>();
             x.owners_[v] = r.value<std::uint32_t>();
             x.leaves_[v] = r.value<std::uint32_t>();
             x.access_[v] = r.array<std::uint32_t>(x.tenants_.size());
             r.bytes(row.data(), static_cast<size_t>(d) * sizeof(float));
             x.store_vector(v, row.data());
+            x.arena_.store_label(v, label);
             if (x.owners_[v] == kNone) continue;
             if (x.leaves_[v] >= n_nodes || x.nodes_[x.leaves_[v]].n_children != 0) throw CorruptIndex("corrupt index: bad leaf of a vector");
-            if (!x.slot_of_.emplace(x.labels_[v], v).second) throw CorruptIndex("corrupt index: a vector id appears twice");
+            if (!x.slot_of_.emplace(label, v).second) throw CorruptIndex("corrupt index: a vector id appears twice");
             x.n_vectors_ += 1;
         }
         x.free_slots_ = r.array<std::uint32_t>(n_slots);
@@ -1172,9 +1183,8 @@ class MultiTenantIndex {
             free_slots_.pop_back();
             return v;
         }
-        const auto v = static_cast<std::uint32_t>(labels_.size());
+        const auto v = static_cast<std::uint32_t>(owners_.size());
         arena_.ensure(static_cast<index_t>(v) + 1);
-        labels_.push_back(0);
         owners_.push_back(kNone);
         leaves_.push_back(0);
         access_.emplace_back();
@@ -1183,9 +1193,8 @@ class MultiTenantIndex {
 
     // The slot's data is zeroed so a saved index never carries deleted vectors.
     void free_slot(std::uint32_t v) {
-        slot_of_.erase(labels_[v]);
+        slot_of_.erase(arena_.label(v));
         arena_.clear(v);
-        labels_[v] = 0;
         owners_[v] = kNone;
         leaves_[v] = 0;
         std::vector<std::uint32_t>().swap(access_[v]);
@@ -1520,11 +1529,11 @@ class MultiTenantIndex {
             float sum;
             lane_sums::sums<Op>(q, &row, 1, stride_, &sum);
             const float distance = kMetric == IndexMetric::l2 ? sum : kMetric == IndexMetric::ip ? -sum : 1.0f - sum;
-            if (s.top.accepts(distance)) s.top.offer({distance, labels_[v]});
+            if (s.top.accepts(distance)) s.top.offer({distance, arena_.label(v)});
         };
         // Until the top k is full nothing can be ruled out: the first k vectors are read whole.
         const size_t n_first = std::min(ids.size(), static_cast<size_t>(s.top.capacity()));
-        for (size_t i = 0; i < n_first; ++i) fetch(arena_.halves(ids[i]), 2 * half_bytes);
+        for (size_t i = 0; i < n_first; ++i) fetch(arena_.code(ids[i]), header_bytes + 2 * half_bytes);  // the id is in the header
         for (size_t i = n_first; i < std::min(n_first + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
         for (size_t i = 0; i < n_first; ++i) offer_exact(ids[i]);
         s.codes.resize(kBatch);
@@ -1555,7 +1564,6 @@ class MultiTenantIndex {
                 if (s.bound.excludes(s.sums[i], arena_.bounds(v).half_slack)) continue;
                 s.next_finalists.push_back({v, s.sums[i]});
                 fetch(arena_.halves(v) + stride_, half_bytes);
-                __builtin_prefetch(&labels_[v]);
             }
             // Exact distances of the survivors before.
             for (const auto& [v, high_sum] : s.finalists) {
@@ -1590,10 +1598,10 @@ class MultiTenantIndex {
 
     void check_invariants_unlocked() const {
         auto fail = [](const std::string& message) { throw InvariantViolation("index invariant violated: " + message); };
-        const auto n_slots = static_cast<std::uint32_t>(labels_.size());
+        const auto n_slots = static_cast<std::uint32_t>(owners_.size());
         const auto n_nodes = static_cast<std::uint32_t>(nodes_.size());
         const auto n_tenants = static_cast<std::uint32_t>(tenants_.size());
-        if (owners_.size() != n_slots || leaves_.size() != n_slots || access_.size() != n_slots) fail("per-vector arrays differ in length");
+        if (leaves_.size() != n_slots || access_.size() != n_slots) fail("per-vector arrays differ in length");
 
         // Vectors: id map, owners, access lists, tenant sizes.
         std::vector<std::uint64_t> seen_by(n_tenants, 0);
@@ -1603,14 +1611,15 @@ class MultiTenantIndex {
         for (std::uint32_t v = 0; v < n_slots; ++v) {
             if (owners_[v] == kNone) {
                 if (!access_[v].empty()) fail("a free slot has an access list");
+                if (arena_.label(v) != 0) fail("a free slot keeps an id");
                 continue;
             }
             ++alive;
-            auto it = slot_of_.find(labels_[v]);
-            if (it == slot_of_.end() || it->second != v) fail("id map does not match vector " + std::to_string(labels_[v]));
+            auto it = slot_of_.find(arena_.label(v));
+            if (it == slot_of_.end() || it->second != v) fail("id map does not match vector " + std::to_string(arena_.label(v)));
             if (leaves_[v] >= n_nodes || nodes_[leaves_[v]].n_children != 0) fail("vector is not at a leaf");
             const auto& access = access_[v];
-            if (access.empty()) fail("vector " + std::to_string(labels_[v]) + " has no tenant");
+            if (access.empty()) fail("vector " + std::to_string(arena_.label(v)) + " has no tenant");
             for (size_t i = 0; i < access.size(); ++i) {
                 if (access[i] >= n_tenants || tenants_[access[i]].size == 0) fail("access list names an unknown tenant");
                 if (i > 0 && access[i - 1] >= access[i]) fail("access list not sorted and distinct");
@@ -1621,7 +1630,7 @@ class MultiTenantIndex {
             quantizer_.encode(row.data(), stride_, code.data());
             const mt_detail::CodeBounds bounds = code_bounds(row.data(), code.data());
             if (!std::equal(code.begin(), code.end(), arena_.code(v)) || std::memcmp(&bounds, &arena_.bounds(v), sizeof bounds) != 0)
-                fail("the code of vector " + std::to_string(labels_[v]) + " does not match it");
+                fail("the code of vector " + std::to_string(arena_.label(v)) + " does not match it");
         }
         if (alive != n_vectors_ || static_cast<size_t>(alive) != slot_of_.size()) fail("vector counts disagree");
         std::vector<char> is_free(n_slots, 0);
@@ -1698,7 +1707,7 @@ class MultiTenantIndex {
                     containing += static_cast<int>(n_found);
                 }
                 if (holders != 1 || containing != 1)
-                    fail("pair (" + std::to_string(labels_[v]) + ", " + std::to_string(tenants_[t].external) + ") is on " +
+                    fail("pair (" + std::to_string(arena_.label(v)) + ", " + std::to_string(tenants_[t].external) + ") is on " +
                          std::to_string(containing) + " shortlists of its path");
             }
         }
@@ -1722,7 +1731,6 @@ class MultiTenantIndex {
     mt_detail::VectorArena arena_;
     NibbleQuantizer quantizer_;  // the grids of the vectors' codes, fitted by train()
     double sum_rounding_ = 0.0;
-    std::vector<std::int64_t> labels_;
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot
     std::vector<std::uint32_t> leaves_;
     std::vector<std::vector<std::uint32_t>> access_;  // sorted internal tenant ids
