@@ -133,11 +133,10 @@ class PPP(ClusterMixin, BaseEstimator):
         "cem": after the tree and merges, hard classification-EM passes move every point to the
         cluster whose Gaussian explains it best (points cut off their cluster near the root
         return), then a second merge pass runs; predict then uses those Gaussians. "gmm": one
-        global full-covariance EM (soft, up to gmm_max_iter iterations on the fit sample)
-        started from the clusters, every point to its most likely component, then the second
-        merge pass; on the benchmark suite as accurate as "cem" within 0.001 mean ARI and
-        1.4x slower. "none": the tree's cuts are final and predict
-        routes points down the tree.
+        global full-covariance EM (soft, at most gmm_max_iter iterations on the clusters' fit
+        samples) started from the clusters, every point to its most likely component, then
+        the second merge pass; on the benchmark suite within 0.001 mean ARI of "cem" and 1.4x
+        slower. "none": the tree's cuts are final and predict routes points down the tree.
     refine_iter : int, default=3
         Largest number of classification-EM passes (refine="cem").
     reg_covar_rel : float, default=1e-6
