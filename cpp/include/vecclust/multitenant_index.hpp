@@ -322,16 +322,18 @@ class VectorArena {
 //           sqrt(sum / (1 + gamma)) - s > sqrt(worst / (1 - gamma));
 //   ip:     -q.x >= -sum - ||q|| s (Cauchy-Schwarz, s covering both sums' rounding);
 //   cosine: the same for 1 - q.x.
-// `worst` gets a small relative margin for the rounding of the final 1 - sum. Only finite sums
-// are judged. The result is the exact top k of every vector scanned, bit for bit.
+// `worst` gets a small relative margin for the rounding of the final 1 - sum, and an absolute
+// one for sums in the subnormal range, where each rounding may lose up to half the smallest
+// subnormal whatever the size of the result. Only finite sums are judged. The result is the exact top k of every vector scanned, bit for bit.
 // excludes_code() judges from a vector's code: `estimate` is a rigorous lower bound on
 // ||q - decoded||^2 (l2) or upper bound on q.decoded (ip, cosine), `slack` the vector's
 // code_slack (see MultiTenantIndex::code_bounds), with the same reasoning.
 class FirstPassBound {
   public:
-    void reset(IndexMetric metric, double gamma, double query_norm) {
+    void reset(IndexMetric metric, double gamma, double underflow, double query_norm) {
         metric_ = metric;
         gamma_ = gamma;
+        underflow_ = underflow;
         query_norm_ = query_norm;
         active_ = false;
     }
@@ -340,7 +342,7 @@ class FirstPassBound {
         if (active_ && worst == worst_) return;
         active_ = true;
         worst_ = worst;
-        const double limit = static_cast<double>(worst) + std::abs(static_cast<double>(worst)) * 0x1p-20;
+        const double limit = static_cast<double>(worst) + std::abs(static_cast<double>(worst)) * 0x1p-20 + underflow_;
         limit_ = metric_ == IndexMetric::l2 ? std::sqrt(std::max(0.0, limit) / (1.0 - gamma_)) : limit;
     }
     bool excludes(float sum, float slack) const {
@@ -374,7 +376,7 @@ class FirstPassBound {
 
   private:
     IndexMetric metric_ = IndexMetric::l2;
-    double gamma_ = 0.0, query_norm_ = 0.0, limit_ = 0.0;
+    double gamma_ = 0.0, underflow_ = 0.0, query_norm_ = 0.0, limit_ = 0.0;
     float worst_ = 0.0f;
     bool active_ = false;
 };
@@ -431,6 +433,9 @@ class MultiTenantIndex {
         // with room to spare: gamma_n = n u / (1 - n u), u = 2^-24.
         const double n_roundings = static_cast<double>(stride_ + 4) * 0x1p-24;
         sum_rounding_ = 1.01 * n_roundings / (1.0 - n_roundings);
+        // Absolute error of two such sums (the candidate's and the k-th best's) that underflow:
+        // at most 3 stride + 16 roundings each, of half the smallest subnormal at most.
+        sum_underflow_ = static_cast<double>(3 * stride_ + 16) * std::numeric_limits<float>::denorm_min();
         n_probes_ = BloomFilter::probes_for(options.bloom_fpr);
         arena_.init(stride_);
     }
@@ -1397,7 +1402,7 @@ class MultiTenantIndex {
         const float* q = s.query.data();
         double query_norm2 = 0.0;
         for (index_t j = 0; j < options_.dim; ++j) query_norm2 += static_cast<double>(q[j]) * q[j];
-        s.bound.reset(options_.metric, sum_rounding_, std::sqrt(query_norm2) * (1.0 + 1e-9));
+        s.bound.reset(options_.metric, sum_rounding_, sum_underflow_, std::sqrt(query_norm2) * (1.0 + 1e-9));
         set_code_query(q, query_norm2, s);
         s.top.reset(k);
         // The walk visits only nodes with shortlists of t at or below them (t's shortlists in a
@@ -1730,7 +1735,7 @@ class MultiTenantIndex {
     // Vectors, by internal slot.
     mt_detail::VectorArena arena_;
     NibbleQuantizer quantizer_;  // the grids of the vectors' codes, fitted by train()
-    double sum_rounding_ = 0.0;
+    double sum_rounding_ = 0.0, sum_underflow_ = 0.0;
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot
     std::vector<std::uint32_t> leaves_;
     std::vector<std::vector<std::uint32_t>> access_;  // sorted internal tenant ids
