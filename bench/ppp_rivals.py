@@ -101,20 +101,26 @@ def xmeans(X, seed, kmax=KMAX):
             best_bic, best_labels = bic, labels
         if len(centers) >= kmax:
             break
-        new_centers = []
-        room = kmax - len(centers)  # splits allowed before reaching kmax
-        for j, center in enumerate(centers):  # improve-structure
-            region = X[labels == j]
-            children = _xmeans_split(region, center, rng) if room > 0 else None
-            if children is None:
-                new_centers.append(center)
-            else:
-                new_centers.extend(children)
-                room -= 1
-        if len(new_centers) == len(centers):
+        new_centers = _split_regions(X, labels, centers, kmax, lambda region, center: _xmeans_split(region, center, rng))
+        if len(new_centers) == len(centers):  # improve-structure split nothing
             break
-        centers = np.array(new_centers)
+        centers = new_centers
     return best_labels
+
+
+def _split_regions(X, labels, centers, kmax, split):
+    """Each centre, or the two children split(region, centre) returns for it (None: keep it),
+    in centre order, while the count stays within kmax."""
+    new_centers = []
+    room = kmax - len(centers)  # splits allowed before reaching kmax
+    for j, center in enumerate(centers):
+        children = split(X[labels == j], center) if room > 0 else None
+        if children is None:
+            new_centers.append(center)
+        else:
+            new_centers.extend(children)
+            room -= 1
+    return np.array(new_centers)
 
 
 def _xmeans_split(region, center, rng):
@@ -161,19 +167,11 @@ def gmeans(X, seed=None, critical=GMEANS_CRITICAL_VALUE, kmax=KMAX, min_points=8
     labels = np.zeros(len(X), dtype=np.intp)
     while True:
         centers, labels = _kmeans(X, centers)  # global k-means on all centres
-        new_centers = []
-        room = kmax - len(centers)
-        for j, center in enumerate(centers):
-            region = X[labels == j]
-            children = _gmeans_split(region, center, critical, min_points) if room > 0 else None
-            if children is None:
-                new_centers.append(center)
-            else:
-                new_centers.extend(children)
-                room -= 1
+        new_centers = _split_regions(
+            X, labels, centers, kmax, lambda region, center: _gmeans_split(region, center, critical, min_points))
         if len(new_centers) == len(centers):
             return labels
-        centers = np.array(new_centers)
+        centers = new_centers
 
 
 def _gmeans_split(region, center, critical, min_points):
