@@ -285,6 +285,7 @@ def test_bar_check():
     methods = {
         "vecclust": fake_result([point(1, 0.8, 0.01), point(2, 0.97, 0.1)], 120, 130),
         "shared-ivf-bitmap": fake_result([point(8, 0.96, 2.5)], 100, 110),
+        "shared-ivf-batch": fake_result([point(8, 0.96, 2.0)], 100, 110),
         "per-tenant-ivf": fake_result([point(4, 0.97, 0.12)], 700, 800),
         "per-tenant-hnsw": fake_result([point(16, 0.97, 0.05)], 900, 1000),
     }
@@ -292,10 +293,14 @@ def test_bar_check():
     bars = bar_check(report)
     assert bars["evaluated"] and bars["all_pass"] and bars["vecclust_point"]["value"] == 2
     checks = bars["checks"]
+    assert checks["latency_vs_shared-ivf-batch"]["ratio"] == pytest.approx(20.0)
+    # the cached bitmaps' ratio is reported without a bar
     assert checks["latency_vs_shared-ivf-bitmap"]["ratio"] == pytest.approx(25.0)
+    assert checks["latency_vs_shared-ivf-bitmap"]["pass"] is None
     assert checks["memory_at_most_analytic_shared-ivf-bitmap"]["ratio"] == pytest.approx(1.2)
     assert checks["memory_below_rss_per-tenant-hnsw"]["ratio"] == pytest.approx(1000 / 130)
-    assert checks["latency_vs_shared-ivf-batch"]["pass"] is None  # that peer did not run
+    del methods["shared-ivf-batch"]
+    assert bar_check(report)["checks"]["latency_vs_shared-ivf-batch"]["pass"] is None  # that peer did not run
     methods["per-tenant-ivf"]["curve"] = [point(4, 0.97, 0.09)]  # now faster than vecclust
     methods["shared-ivf-bitmap"]["rss_delta_bytes"] = 99  # and the RSS bar fails
     bars = bar_check(report)
@@ -305,6 +310,7 @@ def test_bar_check():
     line = bar_line(report)
     assert line.startswith(f"BAR CHECK at recall@10 >= {TARGET_RECALL} (vecclust at x=2): FAIL")
     assert "per-tenant-ivf / vecclust mean latency 0.90x (need >= 1) FAIL" in line
+    assert "shared-ivf-bitmap / vecclust mean latency 25.00x (reported, no bar)" in line
     methods["vecclust"] = {"skipped": "not built"}
     assert bar_check(report) == {"evaluated": False, "reason": "not built"}
 

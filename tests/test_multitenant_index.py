@@ -282,6 +282,66 @@ def test_two_pass_scan_is_bit_exact(metric, seed, dim):
             np.testing.assert_array_equal(d, dist[order])
 
 
+def low_rank_clusters(rng, n, dim):
+    """Clustered vectors near a random subspace of 2 to 40 dimensions (so the codes' projection
+    on the main directions prunes almost everything), with exact duplicates, vectors sticking
+    far out of the subspace, a few at other scales, and a zero vector."""
+    rank = int(rng.integers(2, 41))
+    basis = rng.normal(size=(rank, dim)) / np.sqrt(rank)
+    centres = rng.normal(size=(8, rank)) * 3.0
+    latent = centres[rng.integers(0, 8, n)] + rng.normal(size=(n, rank))
+    X = (latent @ basis + 0.05 * rng.normal(size=(n, dim))).astype(np.float32)
+    X[1] = X[0]
+    X[5:9] += rng.normal(size=(4, dim)).astype(np.float32) * 4.0
+    X[9:12] *= np.float32(10.0 ** rng.integers(-6, 5))
+    X[12] = 0.0
+    return X
+
+
+def normalised(rows):
+    """Rows scaled as the cosine index does: a float32 scale from the double norm."""
+    norms = np.sqrt((rows.astype(np.float64) ** 2).sum(axis=1))
+    return rows * (1.0 / norms).astype(np.float32)[:, None]
+
+
+def assert_exact_top_k(index, metric, X, owner, Q, k):
+    """At an unlimited budget, each tenant's results are the k visible vectors with the least
+    distances as the scan's kernel computes them, ties by id, bit for bit."""
+    model_X, model_Q = (normalised(X), normalised(Q)) if metric == "cosine" else (X, Q)
+    for t in np.unique(owner):
+        visible = np.flatnonzero(owner == t)
+        D, I = index.search(Q, int(t), k=k, budget=UNLIMITED)
+        for q, d, i in zip(model_Q, D, I):
+            dist = kernel_distances("ip" if metric == "cosine" else metric, model_X[visible], q)
+            if metric == "cosine":
+                dist = np.float32(1.0) - (-dist)
+            order = np.lexsort((visible, dist))[:k]
+            np.testing.assert_array_equal(i, visible[order])
+            np.testing.assert_array_equal(d, dist[order])
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), dim=st.sampled_from([33, 48, 64, 100]))
+def test_projected_codes_prune_exactly(metric, seed, dim):
+    """Above 32 dimensions the codes hold a projection, and the bounds on the part outside it
+    do most of the pruning: the top k must still be exact, ties by id included."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    X = low_rank_clusters(rng, n, dim)
+    if metric == "cosine":
+        X[12] = 1.0
+    index = MultiTenantIndex(dim, metric=metric, branching_factor=4, split_threshold=16, random_state=seed, n_threads=1)
+    index.train(X[rng.permutation(n)[:200]])
+    owner = rng.integers(0, 2, n)
+    for t in range(2):
+        index.add(X[owner == t], np.flatnonzero(owner == t), t)
+    index._check_invariants()
+    Q = np.concatenate([X[rng.integers(0, n, 5)], X[rng.integers(0, n, 3)] * np.float32(1.001),
+                        X[rng.integers(0, n, 2)] + rng.normal(size=(2, dim)).astype(np.float32)])
+    assert_exact_top_k(index, metric, X, owner, Q, k=6)
+
+
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
 def test_vectors_outside_the_training_range_are_exact(metric):
     """Codes clip values beyond the grids fitted by train(): far, tiny and mixed-scale vectors
@@ -301,22 +361,7 @@ def test_vectors_outside_the_training_range_are_exact(metric):
     index._check_invariants()
     Q = np.concatenate([X[rng.integers(0, n, 6)], rng.normal(size=(3, dim)).astype(np.float32) * 1e3,
                         rng.normal(size=(3, dim)).astype(np.float32)])
-    def normalised(rows):  # as the index does: a float32 scale from the double norm
-        norms = np.sqrt((rows.astype(np.float64) ** 2).sum(axis=1))
-        return rows * (1.0 / norms).astype(np.float32)[:, None]
-
-    model_X = normalised(X) if metric == "cosine" else X
-    model_Q = normalised(Q) if metric == "cosine" else Q
-    for t in range(2):
-        visible = np.flatnonzero(owner == t)
-        D, I = index.search(Q, t, k=9, budget=UNLIMITED)
-        for q, d, i in zip(model_Q, D, I):
-            dist = kernel_distances("ip" if metric == "cosine" else metric, model_X[visible], q)
-            if metric == "cosine":
-                dist = np.float32(1.0) - (-dist)
-            order = np.lexsort((visible, dist))[:9]
-            np.testing.assert_array_equal(i, visible[order])
-            np.testing.assert_array_equal(d, dist[order])
+    assert_exact_top_k(index, metric, X, owner, Q, k=9)
 
 
 def index_visible(X, owner, index, t):

@@ -11,12 +11,14 @@
 // search for tenant t walks t's part of the tree (the nodes with shortlists of t at or below
 // them) best-first by centroid distance and scans whole shortlists until `budget`
 // candidate vectors have been scanned; it only ever scans t's shortlists, so it cannot return a
-// vector t may not see. Each vector is stored as a 4-bit code per dimension (scalar_codes.hpp),
-// then the high and the low 16 bits of its floats. A scan reads the codes first, then the high
-// halves of the vectors the codes cannot rule out, then the low halves of those the high halves
-// cannot rule out; each step skips, by a rigorous bound, only vectors that cannot enter the top
-// k, so a scan reads about a third of the bytes and still returns the exact top k of the
-// vectors it scanned.
+// vector t may not see. Each vector is stored as a one-cache-line header (a 32-byte code of
+// its projection on the data's main directions, projected_codes.hpp, with the bounds that go
+// with it and its external id), then the high and the low 16 bits of its floats. A scan reads
+// every candidate's header, then the k most promising candidates whole, then the high halves of
+// the others the codes cannot rule out, then the low halves of those the high halves cannot
+// rule out; each step skips, by a rigorous bound, only vectors that cannot enter the top k, so
+// a scan reads about a tenth of the bytes and still returns the exact top k of the vectors it
+// scanned.
 //
 // Invariants (checked by check_invariants()):
 //   I1 each access pair (v, t) is in exactly one shortlist, at a node on v's root-to-leaf path;
@@ -59,7 +61,7 @@
 #include "vecclust/lane_sums.hpp"
 #include "vecclust/parallel.hpp"
 #include "vecclust/random.hpp"
-#include "vecclust/scalar_codes.hpp"
+#include "vecclust/projected_codes.hpp"
 
 namespace vecclust {
 
@@ -236,15 +238,18 @@ class ZeroedBlock {
 };
 
 // What a scan needs to judge a vector from its code alone (see MultiTenantIndex::store_vector).
+// All rounded outwards; see ProjectionFacts.
 struct CodeBounds {
-    float code_slack;   // how far the scores of the decoded vector may be from the exact ones
-    float half_slack;   // the same for the high halves (see first_pass_slack)
-    float code_norm2;   // ||decoded vector||^2, rounded down
+    float code_error;     // >= ||P x - decoded code||
+    float residual_low;   // <= ||(I - Pi) x||
+    float residual_high;  // >= ||(I - Pi) x||
+    float norm;           // >= ||x||
+    float half_slack;     // how far the high halves' scores may be from the exact ones (see first_pass_slack)
 };
 
 // The stored vectors: fixed-size blocks of slots, so growth never moves (or doubles) the data,
 // and a slot's address is one shift and one mask away. A slot holds a header (the vector's
-// 4-bit code, its CodeBounds and its external id, in whole cache lines: a scan that reads the
+// projected code, its CodeBounds and its external id, in one cache line: a scan that reads the
 // code has the id at hand, so results need no read elsewhere), then the high 16-bit halves of the
 // padded row's floats, then the low halves (see lane_sums::from_halves): the floats' bytes, split so that
 // each pass of a scan reads only what it needs.
@@ -252,7 +257,7 @@ class VectorArena {
   public:
     void init(index_t stride) {
         stride_ = stride;
-        code_bytes_ = NibbleQuantizer::code_bytes(stride);
+        code_bytes_ = static_cast<size_t>(ProjectedQuantizer::kDims);
         label_offset_ = (code_bytes_ + sizeof(CodeBounds) + 7) / 8 * 8;
         header_bytes_ = (label_offset_ + sizeof(std::int64_t) + 63) / 64 * 64;
         slot_bytes_ = header_bytes_ + static_cast<size_t>(stride) * sizeof(float);
@@ -325,9 +330,6 @@ class VectorArena {
 // `worst` gets a small relative margin for the rounding of the final 1 - sum, and an absolute
 // one for sums in the subnormal range, where each rounding may lose up to half the smallest
 // subnormal whatever the size of the result. Only finite sums are judged. The result is the exact top k of every vector scanned, bit for bit.
-// excludes_code() judges from a vector's code: `estimate` is a rigorous lower bound on
-// ||q - decoded||^2 (l2) or upper bound on q.decoded (ip, cosine), `slack` the vector's
-// code_slack (see MultiTenantIndex::code_bounds), with the same reasoning.
 class FirstPassBound {
   public:
     void reset(IndexMetric metric, double gamma, double underflow, double query_norm) {
@@ -344,6 +346,7 @@ class FirstPassBound {
         worst_ = worst;
         const double limit = static_cast<double>(worst) + std::abs(static_cast<double>(worst)) * 0x1p-20 + underflow_;
         limit_ = metric_ == IndexMetric::l2 ? std::sqrt(std::max(0.0, limit) / (1.0 - gamma_)) : limit;
+        lower_limit_ = metric_ == IndexMetric::l2 ? limit_ * limit_ * (1.0 + 1e-12) : limit_;
     }
     bool excludes(float sum, float slack) const {
         if (!active_ || !std::isfinite(sum)) return false;
@@ -358,25 +361,14 @@ class FirstPassBound {
         return false;
     }
 
-    // Without branches, as a scan judges every vector's code and the outcome is unpredictable.
-    template <IndexMetric kMetric>
-    bool excludes_code(double estimate, float slack) const {
-        const bool finite = std::abs(estimate) <= std::numeric_limits<double>::max();
-        bool out;
-        if constexpr (kMetric == IndexMetric::l2) {
-            const double reach = static_cast<double>(slack) + limit_;
-            out = estimate > reach * reach * (1.0 + 1e-12);
-        } else if constexpr (kMetric == IndexMetric::ip) {
-            out = -estimate - query_norm_ * slack > limit_;
-        } else {
-            out = 1.0 - estimate - query_norm_ * slack > limit_;
-        }
-        return active_ & finite & out;
-    }
+    // A rigorous lower bound on the vector's distance (l2: the real squared distance; ip and
+    // cosine: the computed one, see MultiTenantIndex::code_lower_bounds) above the k-th best's
+    // rules it out.
+    bool excludes_lower(double lower) const { return active_ & (lower > lower_limit_); }
 
   private:
     IndexMetric metric_ = IndexMetric::l2;
-    double gamma_ = 0.0, underflow_ = 0.0, query_norm_ = 0.0, limit_ = 0.0;
+    double gamma_ = 0.0, underflow_ = 0.0, query_norm_ = 0.0, limit_ = 0.0, lower_limit_ = 0.0;
     float worst_ = 0.0f;
     bool active_ = false;
 };
@@ -391,14 +383,18 @@ struct FrontierNode {
 // Per-thread search buffers, reused across the queries of a call.
 struct SearchScratch {
     std::vector<float> query;
-    std::vector<std::int16_t> code_weights;  // see MultiTenantIndex::set_code_query
-    double code_offset = 0.0, code_scale = 0.0, code_error = 0.0, query_norm2 = 0.0;
+    std::vector<float> projection;  // the query's, rounded to float (see ProjectedQuantizer)
+    ProjectionFacts query_facts;
+    double projection_norm = 0.0;  // >= its norm
     std::vector<std::uint32_t> candidates;
-    // The scan's pipeline (see MultiTenantIndex::scan_with): a batch's codes and their sums,
-    // vectors whose codes passed, and vectors whose high halves passed, with their sums.
+    // The scan's passes (see MultiTenantIndex::scan_with): a batch's codes and their sums, every
+    // candidate's lower bound, the k read first, the positions of the candidates whose bounds
+    // passed, and the vectors whose high halves passed, with their sums.
     std::vector<const std::uint8_t*> codes;
-    std::vector<std::int64_t> levels;
-    std::vector<std::uint32_t> coded, next_coded;
+    std::vector<double> lower_bounds;
+    std::vector<std::pair<double, size_t>> seeds;
+    std::vector<std::uint8_t> is_seed;
+    std::vector<std::uint32_t> coded;
     std::vector<std::pair<std::uint32_t, float>> finalists, next_finalists;
     std::vector<FrontierNode> frontier;  // min-heap by (priority, node)
     std::vector<FrontierNode> children;
@@ -419,7 +415,7 @@ class MultiTenantIndex {
   public:
     using Node = mt_detail::TreeNode;
     static constexpr std::uint32_t kNone = mt_detail::kNone;
-    static constexpr std::uint32_t kFormatVersion = 2;
+    static constexpr std::uint32_t kFormatVersion = 3;
 
     explicit MultiTenantIndex(const IndexOptions& options) : options_(options) {
         require(options.dim >= 1 && options.dim <= (index_t(1) << 20), "dim must be in [1, 2^20]");
@@ -461,7 +457,7 @@ class MultiTenantIndex {
         std::vector<float> data(x, x + n * d);
         if (options_.metric == IndexMetric::cosine)
             for (index_t i = 0; i < n; ++i) normalise(data.data() + i * d);
-        quantizer_.fit(data.data(), n, d, stride_);
+        quantizer_.fit(data.data(), n, d, options_.seed);
 
         Control control(n_threads);
         ThreadPool pool(control);
@@ -782,7 +778,7 @@ class MultiTenantIndex {
         m.vectors = arena_.memory_bytes();
         m.tree = nodes_.capacity() * sizeof(Node) + nodes_.size() * static_cast<size_t>(stride_) * sizeof(float) +
                  (preorder_.capacity() + subtree_end_.capacity()) * sizeof(std::uint32_t) +
-                 (quantizer_.base().capacity() + quantizer_.step().capacity()) * sizeof(float);
+                 quantizer_.memory_bytes();
         for (const auto& filter : filters_) m.filters += filter.memory_bytes();
         m.shortlists = shortlists_.capacity() * sizeof(shortlists_[0]);
         for (const auto& tenant_lists : shortlists_) {
@@ -827,6 +823,7 @@ class MultiTenantIndex {
 
         w.array(nodes_);
         for (std::uint32_t i = 0; i < nodes_.size(); ++i) w.bytes(centroid(i), static_cast<size_t>(d) * sizeof(float));
+        w.array(quantizer_.basis());
         w.array(quantizer_.base());
         w.array(quantizer_.step());
 
@@ -902,9 +899,12 @@ class MultiTenantIndex {
         for (std::uint32_t i = 0; i < n_nodes; ++i) r.bytes(x.centroid(i), static_cast<size_t>(d) * sizeof(float));
         x.check_tree();
         x.rank_nodes();
-        std::vector<float> base = r.array<float>(static_cast<std::uint64_t>(x.stride_));
-        std::vector<float> step = r.array<float>(static_cast<std::uint64_t>(x.stride_));
-        if (x.trained_ ? !x.quantizer_.restore(std::move(base), std::move(step), x.stride_) : !(base.empty() && step.empty()))
+        constexpr auto kCodeDims = static_cast<std::uint64_t>(ProjectedQuantizer::kDims);
+        std::vector<double> basis = r.array<double>(kCodeDims * static_cast<std::uint64_t>(d));
+        std::vector<float> base = r.array<float>(kCodeDims);
+        std::vector<float> step = r.array<float>(kCodeDims);
+        if (x.trained_ ? !x.quantizer_.restore(std::move(basis), std::move(base), std::move(step), d)
+                       : !(basis.empty() && base.empty() && step.empty()))
             throw CorruptIndex("corrupt index: bad code grids");
 
         x.tenants_ = r.array<mt_detail::TenantRecord>(kNone);
@@ -1021,13 +1021,16 @@ class MultiTenantIndex {
     void check_vectors(const float* x, index_t n, const char* what) const {
         const index_t d = options_.dim;
         for (index_t i = 0; i < n; ++i) {
-            bool any_nonzero = false;
+            // On the bits, so that the loop vectorises: all exponent bits set is NaN or infinity.
+            std::uint32_t not_finite = 0, any_nonzero = 0;
             for (index_t j = 0; j < d; ++j) {
-                const float value = x[i * d + j];
-                if (!std::isfinite(value))
-                    throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " contains NaN or infinity");
-                any_nonzero |= value != 0.0f;
+                std::uint32_t bits;
+                std::memcpy(&bits, x + i * d + j, sizeof bits);
+                not_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+                any_nonzero |= bits & 0x7fffffffu;
             }
+            if (not_finite)
+                throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " contains NaN or infinity");
             if (options_.metric == IndexMetric::cosine && !any_nonzero)
                 throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " is all zeros, which has no cosine distance");
         }
@@ -1035,29 +1038,16 @@ class MultiTenantIndex {
 
     // Stores a padded row (normalised already for cosine) in slot v, with its code and bounds.
     void store_vector(std::uint32_t v, const float* row) {
-        std::vector<std::uint8_t> code(NibbleQuantizer::code_bytes(stride_));
-        quantizer_.encode(row, stride_, code.data());
+        std::uint8_t code[ProjectedQuantizer::kDims];
+        const mt_detail::CodeBounds bounds = encode(row, code);
         arena_.store(v, row);
-        arena_.store_header(v, code.data(), code_bounds(row, code.data()));
+        arena_.store_header(v, code, bounds);
     }
 
-    // What a scan needs to judge the row from its code (see FirstPassBound::excludes_code), in
-    // double and rounded outwards. code_slack: l2: r = ||x - decoded(code)||, plus room for a
-    // decoding rounded in double; ip and cosine: r plus the rounding of the exact lane sum,
-    // gamma ||x|| (the code sum's own rounding is bounded per query, see set_code_query).
-    mt_detail::CodeBounds code_bounds(const float* row, const std::uint8_t* code) const {
-        double residual2 = 0.0, norm2 = 0.0, decoded2 = 0.0;
-        for (index_t j = 0; j < stride_; ++j) {
-            const double x = row[j], decoded = quantizer_.decoded(code, j);
-            residual2 += (x - decoded) * (x - decoded);
-            norm2 += x * x;
-            decoded2 += decoded * decoded;
-        }
-        double slack = std::sqrt(residual2) * (1.0 + 1e-9) + 1e-15 * std::sqrt(decoded2);
-        if (options_.metric != IndexMetric::l2) slack += sum_rounding_ * std::sqrt(norm2);
-        const auto up = static_cast<float>(slack * (1.0 + 1e-9));
-        const auto down = static_cast<float>(decoded2 * (1.0 - 1e-9));
-        return {std::nextafter(up, std::numeric_limits<float>::infinity()), first_pass_slack(row), std::nextafter(down, 0.0f)};
+    // The row's code and what a scan needs to judge the row from it (see code_lower_bounds).
+    mt_detail::CodeBounds encode(const float* row, std::uint8_t* code) const {
+        const ProjectionFacts f = quantizer_.encode(row, code);
+        return {float_up(f.code_error), float_down(f.residual_low), float_up(f.residual_high), float_up(f.norm), first_pass_slack(row)};
     }
 
     // How far a first pass over the high halves can undercut the vector's exact score (see
@@ -1074,8 +1064,7 @@ class MultiTenantIndex {
         }
         double slack = std::sqrt(residual2);
         if (options_.metric != IndexMetric::l2) slack += 2.0 * sum_rounding_ * std::sqrt(norm2);
-        const auto rounded = static_cast<float>(slack * (1.0 + 1e-9));
-        return std::nextafter(rounded, std::numeric_limits<float>::infinity());
+        return float_up(slack * (1.0 + 1e-9));
     }
 
     // Greedy descent by squared L2 distance to the children's centroids (first on ties).
@@ -1465,65 +1454,69 @@ class MultiTenantIndex {
         }
     }
 
-    // A vector's code gives q.decoded = sum_j q_j base_j + sum_j q_j step_j level_j. The first
-    // sum is the code_offset (double); the second is code_scale times an exact integer sum with
-    // code_weights[j] = q_j step_j / code_scale rounded to int16, each off by at most 15 times
-    // its rounding residual. code_error bounds that and the rounding of the doubles.
     void set_code_query(const float* q, double query_norm2, mt_detail::SearchScratch& s) const {
-        const std::vector<float>& base = quantizer_.base();
-        const std::vector<float>& step = quantizer_.step();
-        constexpr double kWeightLimit = 32767.0;
-        double max_weight = 0.0;
-        for (index_t j = 0; j < stride_; ++j) max_weight = std::max(max_weight, std::abs(static_cast<double>(q[j]) * step[static_cast<size_t>(j)]));
-        const double scale = max_weight > 0.0 ? max_weight / kWeightLimit : 1.0;
-        s.code_weights.resize(static_cast<size_t>(stride_));
-        double offset = 0.0, magnitude = 0.0, residual = 0.0;
-        for (index_t j = 0; j < stride_; ++j) {
-            const auto jj = static_cast<size_t>(j);
-            const double weight = static_cast<double>(q[j]) * step[jj];  // exact: two floats
-            const double rounded = std::clamp(std::nearbyint(weight / scale), -kWeightLimit, kWeightLimit);
-            s.code_weights[jj] = static_cast<std::int16_t>(rounded);
-            residual += std::abs(weight - scale * rounded);
-            offset += static_cast<double>(q[j]) * base[jj];
-            magnitude += std::abs(static_cast<double>(q[j]) * base[jj]) + (NibbleQuantizer::kLevels - 1) * std::abs(weight);
-        }
-        s.code_offset = offset;
-        s.code_scale = scale;
-        s.code_error = (NibbleQuantizer::kLevels - 1) * residual * (1.0 + 1e-9) + 1e-12 * magnitude;
-        s.query_norm2 = query_norm2;
+        s.projection.resize(static_cast<size_t>(ProjectedQuantizer::kDims));
+        s.query_facts = quantizer_.project_query(q, query_norm2, s.projection.data());
+        double norm2 = 0.0;
+        for (float y : s.projection) norm2 += static_cast<double>(y) * y;
+        s.projection_norm = std::sqrt(norm2) * (1.0 + 1e-9);
     }
 
-    // Appends to `out` the vectors ids[i], i < n, whose codes (with sum_j code_weights[j]
-    // level_j = levels[i]) cannot prove that they stay out of the top k (see FirstPassBound).
+    // Rigorous lower bounds on the distances of the vectors ids[i], i < n, from their codes,
+    // given sums[i], the lane sum over the query's float projection y and the decoded code c
+    // (squared differences for l2, products otherwise), within a relative code_rounding_ (and
+    // an absolute code_underflow_) of the real one. With the bounds of ProjectionFacts:
+    //   l2: ||q - x||^2 = ||Pi (q - x)||^2 + ||(I - Pi)(q - x)||^2, where
+    //       ||Pi (q - x)|| >= (||y - c|| - ||P q - y|| - ||P x - c||) / sqrt(1 + delta) and
+    //       ||(I - Pi)(q - x)|| >= | ||(I - Pi) q|| - ||(I - Pi) x|| |: a bound on the real squared distance;
+    //   ip: q.x = Pi q . Pi x + (I - Pi) q . (I - Pi) x <= y.c + ||P q - y|| ||P x|| + ||y|| ||P x - c||
+    //       + delta / (1 - delta) ||P q|| ||P x|| + ||(I - Pi) q|| ||(I - Pi) x||, with
+    //       ||P v|| <= sqrt(1 + delta) ||v||; less the rounding of the exact score (gamma ||q|| ||x||),
+    //       a bound on the computed distance -q.x; cosine: the same for 1 - q.x.
+    // A sum that is not finite gives no bound.
     template <IndexMetric kMetric>
-    void judge_codes(const std::uint32_t* ids, const std::int64_t* levels, size_t n, const mt_detail::SearchScratch& s,
-                     std::vector<std::uint32_t>& out) const {
-        const double offset = s.code_offset, scale = s.code_scale, error = s.code_error, query_norm2 = s.query_norm2;
-        size_t kept = out.size();
-        out.resize(kept + n);
+    void code_lower_bounds(const std::uint32_t* ids, const float* sums, size_t n, const mt_detail::SearchScratch& s,
+                           double* out) const {
+        constexpr double kMargin = 1e-12;  // far above the rounding of the doubles below
+        const ProjectionFacts& query = s.query_facts;
+        const double delta = quantizer_.delta(), stretch = std::sqrt(1.0 + delta), shrink = 1.0 / stretch;
         for (size_t i = 0; i < n; ++i) {
             const mt_detail::CodeBounds& b = arena_.bounds(ids[i]);
-            const double dot = offset + scale * static_cast<double>(levels[i]);
-            double estimate = dot + error + 1e-12 * std::abs(dot);  // >= q.decoded
-            if constexpr (kMetric == IndexMetric::l2) {
-                const double sum = query_norm2 + static_cast<double>(b.code_norm2);
-                estimate = sum - 2.0 * estimate - 1e-12 * (sum + 2.0 * std::abs(estimate));  // <= ||q - decoded||^2
+            const double sum = sums[i];
+            if (!std::isfinite(sum)) {
+                out[i] = -std::numeric_limits<double>::infinity();
+                continue;
             }
-            out[kept] = ids[i];
-            kept += !s.bound.excludes_code<kMetric>(estimate, b.code_slack);
+            if constexpr (kMetric == IndexMetric::l2) {
+                const double residual_gap = std::max({0.0, query.residual_low - static_cast<double>(b.residual_high),
+                                                      static_cast<double>(b.residual_low) - query.residual_high});
+                const double code_distance = std::sqrt(std::max(0.0, sum * (1.0 - code_rounding_) - code_underflow_));
+                const double projected = std::max(0.0, code_distance - query.code_error - b.code_error) * shrink;
+                out[i] = (projected * projected + residual_gap * residual_gap) * (1.0 - kMargin);
+            } else {
+                const double x_norm = b.norm, projected_x = stretch * x_norm;
+                const double magnitude = s.projection_norm * (projected_x + b.code_error);
+                const double upper = sum + code_rounding_ * magnitude + code_underflow_ + query.code_error * projected_x +
+                                     s.projection_norm * b.code_error + delta / (1.0 - delta) * (1.0 + delta) * query.norm * x_norm +
+                                     query.residual_high * b.residual_high + kMargin * (std::abs(sum) + magnitude + query.norm * x_norm);
+                const double score_rounding = query.norm * sum_rounding_ * x_norm;
+                out[i] = (kMetric == IndexMetric::ip ? -upper : 1.0 - upper) - score_rounding;
+            }
         }
-        out.resize(kept);
     }
 
-    // Three passes: the codes, the high halves of the vectors they cannot rule out, then the
-    // exact distances of those the high halves cannot rule out (see FirstPassBound). The
-    // vectors are scattered, so the passes form a pipeline over batches of candidates: each
-    // step judges a batch's codes, the high halves of the previous batch's survivors and the
-    // exact distances of the batch before that, and each pass's data was fetched one step ahead.
+    // Three passes. (1) Every candidate's code, read in a stream, gives a lower bound on its
+    // distance. (2) The k candidates with the lowest bounds are read whole: the k-th best is
+    // then close to its final value before anything is ruled out. (3) The others in scan
+    // order: those their bounds cannot rule out (see FirstPassBound) have their high halves
+    // read, and those still not ruled out their low halves. The vectors are scattered, so pass 3 is a pipeline over batches: each
+    // step judges a batch's high halves and the exact distances of the batch before, and each
+    // step's data was fetched one step ahead.
     template <IndexMetric kMetric>
     void scan_with(const float* q, const std::vector<std::uint32_t>& ids, mt_detail::SearchScratch& s) const {
         using Op = std::conditional_t<kMetric == IndexMetric::l2, lane_sums::SquaredDiff, lane_sums::Dot>;
         constexpr size_t kBatch = 16;
+        const size_t n = ids.size();
         const size_t header_bytes = arena_.header_bytes();
         const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
         auto fetch = [](const void* p, size_t bytes) {
@@ -1536,46 +1529,79 @@ class MultiTenantIndex {
             const float distance = kMetric == IndexMetric::l2 ? sum : kMetric == IndexMetric::ip ? -sum : 1.0f - sum;
             if (s.top.accepts(distance)) s.top.offer({distance, arena_.label(v)});
         };
-        // Until the top k is full nothing can be ruled out: the first k vectors are read whole.
-        const size_t n_first = std::min(ids.size(), static_cast<size_t>(s.top.capacity()));
-        for (size_t i = 0; i < n_first; ++i) fetch(arena_.code(ids[i]), header_bytes + 2 * half_bytes);  // the id is in the header
-        for (size_t i = n_first; i < std::min(n_first + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
-        for (size_t i = 0; i < n_first; ++i) offer_exact(ids[i]);
-        s.codes.resize(kBatch);
-        s.levels.resize(kBatch);
-        s.coded.clear();
-        s.finalists.clear();
-        for (size_t begin = n_first; begin < ids.size() || !s.coded.empty() || !s.finalists.empty(); begin += kBatch) {
-            // Codes of this batch; the next batch's headers are fetched meanwhile.
-            s.next_coded.clear();
+        auto tighten = [&] {
             if (s.top.full()) s.bound.tighten(s.top.worst());
-            const size_t end = std::min(ids.size(), begin + kBatch);
-            if (begin < end) {
-                for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
-                weighted_levels(s.code_weights.data(), s.codes.data(), end - begin, stride_, s.levels.data());
-                judge_codes<kMetric>(ids.data() + begin, s.levels.data(), end - begin, s, s.next_coded);
-                for (std::uint32_t v : s.next_coded) fetch(arena_.halves(v), half_bytes);
-                for (size_t i = end; i < std::min(end + kBatch, ids.size()); ++i) fetch(arena_.code(ids[i]), header_bytes);
+        };
+
+        // (1) Codes, two batches fetched ahead.
+        s.lower_bounds.resize(n);
+        s.codes.resize(kBatch);
+        s.sums.resize(kBatch);
+        for (size_t i = 0; i < std::min(n, 2 * kBatch); ++i) fetch(arena_.code(ids[i]), header_bytes);
+        for (size_t begin = 0; begin < n; begin += kBatch) {
+            const size_t end = std::min(n, begin + kBatch);
+            for (size_t i = end + kBatch; i < std::min(n, end + 2 * kBatch); ++i) fetch(arena_.code(ids[i]), header_bytes);
+            for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
+            code_sums<kMetric == IndexMetric::l2>(s.projection.data(), quantizer_.base().data(), quantizer_.step().data(), s.codes.data(),
+                                                  end - begin, s.sums.data());
+            code_lower_bounds<kMetric>(ids.data() + begin, s.sums.data(), end - begin, s, s.lower_bounds.data() + begin);
+        }
+
+        // (2) The k vectors with the lowest bounds (a max-heap of (bound, position)).
+        s.seeds.clear();
+        for (size_t i = 0; i < n; ++i) {
+            const double key = s.lower_bounds[i];
+            if (s.seeds.size() < s.top.capacity()) {
+                s.seeds.push_back({key, i});
+                std::push_heap(s.seeds.begin(), s.seeds.end());
+            } else if (key < s.seeds.front().first) {
+                std::pop_heap(s.seeds.begin(), s.seeds.end());
+                s.seeds.back() = {key, i};
+                std::push_heap(s.seeds.begin(), s.seeds.end());
             }
-            // High halves of the previous batch's survivors.
+        }
+        s.is_seed.assign(n, 0);
+        for (const auto& seed : s.seeds) {
+            s.is_seed[seed.second] = 1;
+            fetch(arena_.halves(ids[seed.second]), 2 * half_bytes);
+        }
+        for (const auto& seed : s.seeds) offer_exact(ids[seed.second]);
+
+        // (3) The rest: codes judged against the current k-th best, then high halves, then exact.
+        tighten();
+        s.coded.clear();
+        for (size_t i = 0; i < n; ++i)
+            if (!s.is_seed[i] && !s.bound.excludes_lower(s.lower_bounds[i])) s.coded.push_back(static_cast<std::uint32_t>(i));
+        for (size_t i = 0; i < std::min(s.coded.size(), kBatch); ++i) fetch(arena_.halves(ids[s.coded[i]]), half_bytes);
+        s.finalists.clear();
+        for (size_t begin = 0; begin < s.coded.size() || !s.finalists.empty(); begin += kBatch) {
+            // High halves of this batch; the next batch's are fetched meanwhile.
+            const size_t end = std::min(s.coded.size(), begin + kBatch);
+            for (size_t i = end; i < std::min(s.coded.size(), end + kBatch); ++i) fetch(arena_.halves(ids[s.coded[i]]), half_bytes);
             s.next_finalists.clear();
-            s.halves.resize(s.coded.size());
-            s.sums.resize(s.coded.size());
-            for (size_t i = 0; i < s.coded.size(); ++i) s.halves[i] = {arena_.halves(s.coded[i])};
-            lane_sums::sums<Op>(q, s.halves.data(), static_cast<index_t>(s.coded.size()), stride_, s.sums.data());
-            for (size_t i = 0; i < s.coded.size(); ++i) {
-                const std::uint32_t v = s.coded[i];
-                if (s.top.full()) s.bound.tighten(s.top.worst());
-                if (s.bound.excludes(s.sums[i], arena_.bounds(v).half_slack)) continue;
-                s.next_finalists.push_back({v, s.sums[i]});
+            s.halves.clear();
+            for (size_t i = begin; i < end; ++i) {
+                tighten();
+                const size_t at = s.coded[i];
+                if (!s.bound.excludes_lower(s.lower_bounds[at])) s.halves.push_back({arena_.halves(ids[at])});
+                else s.coded[i] = mt_detail::kNone;
+            }
+            s.sums.resize(s.halves.size());
+            lane_sums::sums<Op>(q, s.halves.data(), static_cast<index_t>(s.halves.size()), stride_, s.sums.data());
+            for (size_t i = begin, h = 0; i < end; ++i) {
+                if (s.coded[i] == mt_detail::kNone) continue;
+                const std::uint32_t v = ids[s.coded[i]];
+                const float sum = s.sums[h++];
+                tighten();
+                if (s.bound.excludes(sum, arena_.bounds(v).half_slack)) continue;
+                s.next_finalists.push_back({v, sum});
                 fetch(arena_.halves(v) + stride_, half_bytes);
             }
-            // Exact distances of the survivors before.
+            // Exact distances of the previous batch's survivors.
             for (const auto& [v, high_sum] : s.finalists) {
-                if (s.top.full()) s.bound.tighten(s.top.worst());
+                tighten();
                 if (!s.bound.excludes(high_sum, arena_.bounds(v).half_slack)) offer_exact(v);
             }
-            s.coded.swap(s.next_coded);
             s.finalists.swap(s.next_finalists);
         }
     }
@@ -1611,7 +1637,7 @@ class MultiTenantIndex {
         // Vectors: id map, owners, access lists, tenant sizes.
         std::vector<std::uint64_t> seen_by(n_tenants, 0);
         std::vector<float> row(static_cast<size_t>(stride_));
-        std::vector<std::uint8_t> code(NibbleQuantizer::code_bytes(stride_));
+        std::uint8_t code[ProjectedQuantizer::kDims];
         index_t alive = 0;
         for (std::uint32_t v = 0; v < n_slots; ++v) {
             if (owners_[v] == kNone) {
@@ -1632,9 +1658,8 @@ class MultiTenantIndex {
             }
             if (!std::binary_search(access.begin(), access.end(), owners_[v])) fail("owner cannot see its vector");
             arena_.load(v, row.data(), stride_);
-            quantizer_.encode(row.data(), stride_, code.data());
-            const mt_detail::CodeBounds bounds = code_bounds(row.data(), code.data());
-            if (!std::equal(code.begin(), code.end(), arena_.code(v)) || std::memcmp(&bounds, &arena_.bounds(v), sizeof bounds) != 0)
+            const mt_detail::CodeBounds bounds = encode(row.data(), code);
+            if (std::memcmp(code, arena_.code(v), sizeof code) != 0 || std::memcmp(&bounds, &arena_.bounds(v), sizeof bounds) != 0)
                 fail("the code of vector " + std::to_string(arena_.label(v)) + " does not match it");
         }
         if (alive != n_vectors_ || static_cast<size_t>(alive) != slot_of_.size()) fail("vector counts disagree");
@@ -1734,8 +1759,12 @@ class MultiTenantIndex {
 
     // Vectors, by internal slot.
     mt_detail::VectorArena arena_;
-    NibbleQuantizer quantizer_;  // the grids of the vectors' codes, fitted by train()
+    ProjectedQuantizer quantizer_;  // the basis and grids of the vectors' codes, fitted by train()
     double sum_rounding_ = 0.0, sum_underflow_ = 0.0;
+    // The same for a lane sum over a code (kDims terms, each decoded value computed exactly as stored).
+    static constexpr double kCodeRoundings = (ProjectedQuantizer::kDims + 4) * 0x1p-24;
+    static constexpr double code_rounding_ = 1.01 * kCodeRoundings / (1.0 - kCodeRoundings);
+    static constexpr double code_underflow_ = (3 * ProjectedQuantizer::kDims + 16) * 0x1p-149;
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot
     std::vector<std::uint32_t> leaves_;
     std::vector<std::vector<std::uint32_t>> access_;  // sorted internal tenant ids
