@@ -36,7 +36,7 @@ CLARA_LOSS_BAR = 0.03  # CLARA's loss within 3% of full FasterPAM
 CLARANS_LOSS_BAR = 0.02  # CLARANS within 2%
 SPEEDUP_BAR = 10.0  # each at least 10x faster than full FasterPAM
 # 2. Scale: CLARA (defaults, all threads) on gaussian blobs built with numpy, timed once; the peak
-#    memory is measured in a fresh subprocess (bench/clara_scale.py).
+#    memory is measured in a fresh subprocess (bench/kmedoids/clara_scale.py).
 SCALE_N = 50_000 if QUICK else 1_000_000
 SCALE_FEATURES = 16
 SCALE_CENTERS = 100

@@ -37,7 +37,7 @@ class BenchData:
         return self._blobs[key]
 
     def scale_points(self, n: int, n_features: int, centers: int) -> np.ndarray:
-        """The CLARA scale benchmark's float32 blobs (bench/clara_scale.make_points, seed 0)."""
+        """The CLARA scale benchmark's float32 blobs (bench/kmedoids/clara_scale.make_points, seed 0)."""
         key = ("scale", n, n_features, centers)
         if key not in self._blobs:
             from clara_scale import make_points

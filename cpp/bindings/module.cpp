@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "vecclust/isa.hpp"
+#include "vecclust/cpu/isa.hpp"
 
 namespace vecclust_bindings {
 void bind_kmedoids(pybind11::module_& m);
@@ -11,7 +11,7 @@ void bind_clara(pybind11::module_& m);
 void bind_kmeans(pybind11::module_& m);
 void bind_ppp(pybind11::module_& m);
 void bind_index(pybind11::module_& m);
-void bind_gmm(pybind11::module_& m);
+void bind_mixture(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -22,7 +22,7 @@ PYBIND11_MODULE(_core, m) {
     vecclust_bindings::bind_kmeans(m);
     vecclust_bindings::bind_ppp(m);
     vecclust_bindings::bind_index(m);
-    vecclust_bindings::bind_gmm(m);
+    vecclust_bindings::bind_mixture(m);
 
     // The instruction set of the hand-vectorised kernels; every level gives the same results.
     static const char* const kLevels[] = {"baseline", "avx2", "avx512"};

@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "vecclust/common.hpp"
-#include "vecclust/distance.hpp"
-#include "vecclust/kmedoids_state.hpp"
+#include "vecclust/base/common.hpp"
+#include "vecclust/kmedoids/distance.hpp"
+#include "vecclust/kmedoids/state.hpp"
 
 namespace vecclust_bindings {
 

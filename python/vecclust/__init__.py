@@ -1,14 +1,14 @@
 """vecclust: fast exact clustering with a C++17 core and scikit-learn estimators."""
 
 from ._core import __version__
-from ._clara import CLARA
-from ._clarans import CLARANS
-from ._gmm import GaussianMixture
-from ._kmeans_estimator import KMeans
-from ._kmedoids import KMedoids
-from ._kmedoids_functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
-from ._multitenant_index import MultiTenantIndex
-from ._ppp import PPP
+from ._index.multitenant_index import MultiTenantIndex
+from ._kmeans.estimator import KMeans
+from ._kmedoids.clara import CLARA
+from ._kmedoids.clarans import CLARANS
+from ._kmedoids.estimator import KMedoids
+from ._kmedoids.functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
+from ._mixture.gmm import GaussianMixture
+from ._ppp.estimator import PPP
 
 __all__ = [
     "CLARA",

@@ -1,0 +1,107 @@
+// The one run-time choice of instruction set for every vectorised kernel. A kernel is written
+// once, as generic code (a plain loop the compiler vectorises, or a template over its vector
+// width), and called through isa::dispatch, which runs it inside a function carrying the
+// chosen level's target attribute with everything inlined, so each level gets code of its
+// natural width. Every level runs the same IEEE operations per lane (no FMA: the build uses
+// -ffp-contract=off, and no reduction is reassociated), so all give identical bits; the tests
+// lower the limit (set_isa_limit) to check that on one machine, for every kernel at once.
+#pragma once
+
+#include <algorithm>    // std::min
+#include <atomic>       // std::atomic
+#include <type_traits>  // std::integral_constant
+
+namespace vecclust::isa {
+
+enum class Level : int { baseline = 0, avx2 = 1, avx512 = 2 };  // baseline: SSE2 on x86-64
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define VECCLUST_ISA_DISPATCH 1
+#define VECCLUST_TARGET_AVX2 __attribute__((target("avx2")))
+#define VECCLUST_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
+#endif
+
+inline Level detected() {
+#ifdef VECCLUST_ISA_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq"))
+        return Level::avx512;
+    if (__builtin_cpu_supports("avx2")) return Level::avx2;
+#endif
+    return Level::baseline;
+}
+
+// The highest level the kernels may use (tests lower it).
+inline std::atomic<int>& limit() {
+    static std::atomic<int> value{static_cast<int>(Level::avx512)};
+    return value;
+}
+
+inline Level current() {
+    static const Level best = detected();
+    return static_cast<Level>(std::min(static_cast<int>(best), limit().load(std::memory_order_relaxed)));
+}
+
+template <Level L>
+using At = std::integral_constant<Level, L>;
+
+// The widest float vector, in bytes, a kernel written over its width should use at level L.
+template <Level L>
+constexpr int vector_bytes(At<L>) {
+    return L == Level::avx512 ? 64 : L == Level::avx2 ? 32 : 16;
+}
+
+#if defined(__GNUC__)
+#define VECCLUST_FLATTEN __attribute__((flatten))
+#else
+#define VECCLUST_FLATTEN
+#endif
+
+// Keep kernels passed to dispatch small (loops over arrays): flatten inlines every call in them.
+namespace detail {
+#ifdef VECCLUST_ISA_DISPATCH
+template <class F>
+VECCLUST_TARGET_AVX512 VECCLUST_FLATTEN void run_avx512(F& f) {
+    f(At<Level::avx512>{});
+}
+template <class F>
+VECCLUST_TARGET_AVX2 VECCLUST_FLATTEN void run_avx2(F& f) {
+    f(At<Level::avx2>{});
+}
+#endif
+template <class F>
+VECCLUST_FLATTEN void run_baseline(F& f) {
+    f(At<Level::baseline>{});
+}
+}  // namespace detail
+
+// Calls kernel(At<level>{}) compiled for the best level the CPU and the limit allow, at most
+// kMax (plain loops gain little from AVX-512 and would only cost build time). The kernel is a
+// generic lambda; it and everything it calls are inlined into the per-level function.
+template <Level kMax = Level::avx512, class F>
+void dispatch(F&& kernel) {
+#ifdef VECCLUST_ISA_DISPATCH
+    const Level level = std::min(current(), kMax);
+    if constexpr (kMax >= Level::avx512)
+        if (level == Level::avx512) return detail::run_avx512(kernel);
+    if constexpr (kMax >= Level::avx2)
+        if (level >= Level::avx2) return detail::run_avx2(kernel);
+#endif
+    detail::run_baseline(kernel);
+}
+
+}  // namespace vecclust::isa
+
+// Deprecated: being replaced by isa::dispatch.
+// Builds an AVX2 copy of a kernel next to the baseline one and picks it at load time (GCC on
+// x86-64), so wheels stay portable without -march=native. The clones run the same IEEE
+// operations per lane (no FMA contraction), so their results are bit-identical. This suits
+// plain loops, which each clone vectorises at its own width; kernels written with explicit
+// vectors instead pick a variant of their natural width at run time (isa.hpp).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define VECCLUST_MULTIVERSION __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define VECCLUST_MULTIVERSION
+#endif
+

@@ -1,0 +1,318 @@
+"""MultiTenantIndex: a multi-tenant vector index with per-tenant access control (Curator-style)."""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+
+from .. import _core
+from .._utils.validation import check_int, effective_n_threads, seed_from
+
+METRICS = ("l2", "ip", "cosine")
+
+# Candidate vectors scanned per query when `budget` is not given: at least this many, and more
+# for large k. Tenants with at most this many vectors are always searched exactly.
+DEFAULT_BUDGET = 512
+DEFAULT_BUDGET_PER_K = 32
+
+_INT64 = np.iinfo(np.int64)
+_INT64_MIN, _INT64_MAX = int(_INT64.min), int(_INT64.max)
+
+
+def _tenant_id(tenant) -> int:
+    if type(tenant) is int and _INT64_MIN <= tenant <= _INT64_MAX:
+        return tenant
+    if isinstance(tenant, (bool, np.bool_)) or not isinstance(tenant, (numbers.Integral, np.integer)):
+        raise TypeError(f"a tenant id must be an int, got {tenant!r}")
+    tenant = int(tenant)
+    if not _INT64.min <= tenant <= _INT64.max:
+        raise ValueError(f"tenant id {tenant} does not fit in int64")
+    return tenant
+
+
+def _id_array(ids, name: str = "ids") -> np.ndarray:
+    """A 1-d C-contiguous int64 array from an int, a sequence of ints or an integer array."""
+    array = np.asarray(ids)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {array.shape}")
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind not in "iu" or array.dtype == np.bool_:
+        raise TypeError(f"{name} must be integers, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and array.max() > _INT64.max:
+        raise ValueError(f"{name} must fit in int64")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+class MultiTenantIndex:
+    """A vector index shared by many tenants, each searching only the vectors it may access.
+
+    Vectors are stored once, with external int64 ids, and are owned by the tenant that adds
+    them; the owner can `grant` access to other tenants and `revoke` it again. A search for a
+    tenant returns its k nearest accessible vectors, never any other.
+
+    The design follows Curator: one clustering tree (hierarchical k-means) is shared by all
+    tenants; each tenant's vectors are listed in per-node "shortlists", a single list at the
+    root for a small tenant, pushed down the tree as they grow past `split_threshold` (and
+    merged back as they shrink), and per-node Bloom filters prune the tree during search. A
+    search visits the tenant's part of the tree best-first by centroid distance and scans whole
+    shortlists until `budget` candidate vectors have been scanned.
+
+    Parameters
+    ----------
+    dim : int
+        Vector dimension.
+    metric : {"l2", "ip", "cosine"}, default="l2"
+        "l2": squared Euclidean distance. "ip": inner product; the returned distances are the
+        *negative* inner products, so smaller is better throughout. "cosine": vectors and
+        queries are normalised; the returned distances are 1 - cosine similarity.
+    branching_factor : int, default=32
+        Clusters per tree node (at most; nodes with few training points get fewer, >= 8
+        points per cluster).
+    split_threshold : int, default=256
+        A tree node with more training vectors than this is split; a tenant's shortlist at an
+        internal node that grows past it is pushed one level down.
+    bloom_fpr : float, default=0.01
+        Target false-positive rate of the per-node tenant filters.
+    random_state : int, RandomState, Generator or None
+        Seeds the k-means of `train`; a fixed value gives the identical tree.
+    n_threads : int or None
+        Threads for `train`, `add` and batch `search`; None means all CPUs. Results do not
+        depend on it.
+
+    Notes
+    -----
+    Thread safety: searches may run in many Python threads at once (the GIL is released),
+    while other threads add or remove; writers wait for running searches and vice versa.
+    Every mutating call checks all of its input first, so a call that raises leaves the index
+    unchanged.
+
+    The tree is built once by `train` and does not change afterwards: train on a sample that
+    represents the vectors that will be added (all of them, if available).
+
+    References
+    ----------
+    Y. Jin, Y. Wu, W. Hu, B. M. Maggs, X. Zhang and D. Zhuo, "Curator: Efficient Indexing for
+    Multi-Tenant Vector Databases", arXiv:2401.07119, 2024.
+    """
+
+    def __init__(self, dim, *, metric="l2", branching_factor=32, split_threshold=256, bloom_fpr=0.01,
+                 random_state=None, n_threads=None):
+        dim = check_int(dim, "dim", 1)
+        if not isinstance(metric, str) or metric not in METRICS:
+            raise ValueError(f"metric={metric!r} is not one of {', '.join(map(repr, METRICS))}")
+        branching_factor = check_int(branching_factor, "branching_factor", 2)
+        split_threshold = check_int(split_threshold, "split_threshold", 1)
+        if isinstance(bloom_fpr, bool) or not isinstance(bloom_fpr, numbers.Real) or not 0.0 < bloom_fpr < 1.0:
+            raise ValueError(f"bloom_fpr={bloom_fpr!r} must be a number in (0, 1)")
+        self.n_threads = n_threads
+        self._n_threads = effective_n_threads(n_threads)
+        self._core = _core.MultiTenantIndexCore(dim, metric, branching_factor, split_threshold, float(bloom_fpr),
+                                                seed_from(random_state))
+
+    # ------------------------------------------------------------------------------ options
+
+    @property
+    def dim(self) -> int:
+        return self._core.dim
+
+    @property
+    def metric(self) -> str:
+        return self._core.metric
+
+    @property
+    def branching_factor(self) -> int:
+        return self._core.branching_factor
+
+    @property
+    def split_threshold(self) -> int:
+        return self._core.split_threshold
+
+    @property
+    def bloom_fpr(self) -> float:
+        return self._core.bloom_fpr
+
+    @property
+    def is_trained(self) -> bool:
+        return self._core.trained
+
+    # ----------------------------------------------------------------------------- building
+
+    def _rows(self, X, name: str) -> np.ndarray:
+        """X as a C-contiguous float32 (n, dim) array (a 1-d X is one row)."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
+            raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-dimensional (n, dim), got shape {X.shape}")
+        if X.shape[1] != self.dim:
+            raise ValueError(f"{name} has {X.shape[1]} columns, but the index has dim={self.dim}")
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def train(self, X):
+        """Builds the clustering tree from X (n, dim) by hierarchical k-means.
+
+        Only possible while the index holds no vectors. Returns self.
+        """
+        X = self._rows(X, "X")
+        if X.shape[0] == 0:
+            raise ValueError("train() needs at least one vector")
+        self._core.train(X, self._n_threads)
+        return self
+
+    def add(self, X, ids, tenant):
+        """Adds the rows of X (n, dim) with the given external ids (>= 0), owned by `tenant`.
+
+        Raises ValueError, and adds nothing, if an id is negative, repeated or already in the
+        index, or if X contains NaN or infinity.
+        """
+        X = self._rows(X, "X")
+        ids = _id_array(ids)
+        if ids.shape[0] != X.shape[0]:
+            raise ValueError(f"got {X.shape[0]} vectors but {ids.shape[0]} ids")
+        self._core.add(X, ids, _tenant_id(tenant), self._n_threads)
+
+    def grant(self, ids, tenant):
+        """Lets `tenant` see the vectors with these ids (idempotent).
+
+        Raises KeyError, and grants nothing, if an id is not in the index.
+        """
+        self._core.grant(_id_array(ids), _tenant_id(tenant))
+
+    def revoke(self, ids, tenant):
+        """Stops `tenant` from seeing these vectors (idempotent for pairs never granted).
+
+        Raises KeyError for an unknown id and ValueError if `tenant` owns one of the vectors
+        (an owner keeps its access; use `remove`); in both cases nothing is revoked.
+        """
+        self._core.revoke(_id_array(ids), _tenant_id(tenant))
+
+    def remove(self, ids):
+        """Deletes these vectors for every tenant. Raises KeyError (deleting nothing) for an
+        unknown id."""
+        self._core.remove(_id_array(ids))
+
+    def remove_tenant(self, tenant) -> int:
+        """Revokes all access of `tenant` and deletes the vectors no other tenant can see.
+
+        A vector it owned that other tenants still see passes to the one with the smallest
+        tenant id. Returns the number of vectors deleted (0 for an unknown tenant).
+        """
+        return self._core.remove_tenant(_tenant_id(tenant))
+
+    # ------------------------------------------------------------------------------- search
+
+    def search(self, Q, tenant, k=10, *, budget=None):
+        """The k nearest vectors that `tenant` may see, for each query.
+
+        Parameters
+        ----------
+        Q : array-like of shape (m, dim) or (dim,)
+        tenant : int or array-like of shape (m,)
+            One tenant for all queries, or one per query. An unknown tenant gets no results.
+        k : int, default=10
+        budget : int or None
+            Candidate vectors to scan per query: larger is slower and more accurate; a budget
+            of at least the tenant's size gives exact results. None means
+            max(512, 32 * k), which gives recall@10 above 0.95 on clustered data (0.98 or
+            more for every tenant size in the test suite's Zipf-sized tenants).
+
+        Returns
+        -------
+        distances : ndarray of shape (m, k), float32
+            Ascending (see `metric`); +inf where the tenant has fewer than k vectors.
+        ids : ndarray of shape (m, k), int64
+            External ids; -1 where the tenant has fewer than k vectors.
+        """
+        # Cheap checks first: this is the per-query path.
+        if type(Q) is not np.ndarray or Q.dtype != np.float32 or not Q.flags.c_contiguous or Q.ndim != 2:
+            Q = self._rows(Q, "Q")
+        if type(k) is not int or k < 1:
+            k = check_int(k, "k", 1)
+        if budget is None:
+            budget = DEFAULT_BUDGET if k <= DEFAULT_BUDGET // DEFAULT_BUDGET_PER_K else DEFAULT_BUDGET_PER_K * k
+        elif type(budget) is not int or budget < 1:
+            budget = check_int(budget, "budget", 1)
+        if type(tenant) is int or isinstance(tenant, (numbers.Integral, np.integer)):
+            return self._core.search_tenant(Q, _tenant_id(tenant), k, budget, self._n_threads)
+        tenants = _id_array(tenant, "tenant")
+        if tenants.shape[0] != Q.shape[0]:
+            raise ValueError(f"got {Q.shape[0]} queries but {tenants.shape[0]} tenants")
+        return self._core.search(Q, tenants, k, budget, self._n_threads)
+
+    # -------------------------------------------------------------------------- inspection
+
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def __repr__(self) -> str:
+        return (f"MultiTenantIndex(dim={self.dim}, metric={self.metric!r}, branching_factor={self.branching_factor}, "
+                f"split_threshold={self.split_threshold}, bloom_fpr={self.bloom_fpr}) with {len(self)} vectors, "
+                f"{len(self.tenants())} tenants")
+
+    def tenants(self) -> np.ndarray:
+        """The ids of the tenants that can see at least one vector, ascending (int64)."""
+        return self._core.tenants()
+
+    def tenant_size(self, tenant) -> int:
+        """The number of vectors `tenant` can see (0 for an unknown tenant)."""
+        return self._core.tenant_size(_tenant_id(tenant))
+
+    def memory_usage(self) -> dict:
+        """Bytes held by the index: vectors, tree (nodes and centroids), filters (Bloom),
+        shortlists, access_lists (per-vector tenants and owners, tenant table), ids (external
+        id map) and their total."""
+        return self._core.memory_usage()
+
+    def _check_invariants(self) -> None:
+        """Checks the index's internal consistency; raises RuntimeError on a violation."""
+        self._core.check_invariants()
+
+    def _shortlists(self, tenant):
+        """[(node, external ids in scan order)] for each shortlist of `tenant`, in the order a
+        search keeps them (preorder of their nodes)."""
+        return self._core.shortlists_of(_tenant_id(tenant))
+
+    def _access(self, id):
+        """(tenants that can see vector `id`, its owner)."""
+        return self._core.access_of(int(id))
+
+    # -------------------------------------------------------------------------- persistence
+
+    def save(self, path) -> None:
+        """Writes the index to `path` atomically: a crash leaves the old file or the new one."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path} is a directory")
+        self._core.save(path)
+
+    @classmethod
+    def load(cls, path, *, n_threads=None) -> MultiTenantIndex:
+        """Reads an index written by `save`. Raises ValueError for a file that is truncated,
+        corrupt or not an index."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path} is a directory")
+        return cls._from_core(_core.MultiTenantIndexCore.load(path), n_threads)
+
+    @classmethod
+    def _from_core(cls, core, n_threads) -> MultiTenantIndex:
+        index = cls.__new__(cls)
+        index.n_threads = n_threads
+        index._n_threads = effective_n_threads(n_threads)
+        index._core = core
+        return index
+
+    def __getstate__(self):
+        return {"index": self._core.to_bytes(), "n_threads": self.n_threads}
+
+    def __setstate__(self, state):
+        self.n_threads = state["n_threads"]
+        self._n_threads = effective_n_threads(self.n_threads)
+        self._core = _core.MultiTenantIndexCore.from_bytes(state["index"])

@@ -1,0 +1,1 @@
+"""k-means: the KMeans estimator."""

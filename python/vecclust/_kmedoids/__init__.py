@@ -1,0 +1,1 @@
+"""k-medoids: KMedoids, CLARA, CLARANS and the functions on a dissimilarity matrix."""

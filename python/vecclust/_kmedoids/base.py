@@ -1,0 +1,82 @@
+"""What KMedoids, CLARA and CLARANS share: input validation, fitted attributes, predict and
+transform."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _core
+from .._utils.validation import METRICS, check_choice, check_int, check_weights, effective_n_threads, native_byte_order
+
+
+class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Base class: subclasses implement `_fit_core(X, precomputed, n_clusters, weights)`, which
+    returns the core's result dict."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster X (features, or a dissimilarity matrix if metric="precomputed").
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            A sample's weight multiplies its dissimilarity to its medoid in the loss.
+
+        Returns
+        -------
+        self
+        """
+        check_choice(self.metric, "metric", (*METRICS, "precomputed"))
+        precomputed = self.metric == "precomputed"
+        X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2,
+                          ensure_all_finite=not precomputed)  # the C++ check covers matrices
+        n = X.shape[0]
+        if precomputed and X.shape[1] != n:
+            raise ValueError(f"with metric='precomputed' X must be a square dissimilarity matrix, got shape {X.shape}")
+        n_clusters = check_int(self.n_clusters, "n_clusters", 1)
+        if n_clusters > n:
+            raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={n}")
+        if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:
+            raise ValueError(f"all samples are identical, so {n_clusters} distinct clusters cannot be formed")
+        weights = check_weights(sample_weight, n, X.dtype)
+        result = self._fit_core(X, precomputed, n_clusters, weights)
+        if not result["converged"]:
+            warnings.warn(f"{type(self).__name__} stopped at max_iter={getattr(self, 'max_iter', None)} before "
+                          "converging; increase max_iter.", ConvergenceWarning, stacklevel=2)
+        self.medoid_indices_ = result["medoids"]
+        self.labels_ = result["labels"]
+        self.inertia_ = float(result["loss"])
+        self.n_iter_ = int(result["n_iter"])
+        self.n_swaps_ = int(result["n_swap"])
+        self.cluster_centers_ = None if precomputed else X[self.medoid_indices_].copy()
+        return self
+
+    def _n_threads(self):
+        return effective_n_threads(self.n_threads)
+
+    def transform(self, X):
+        """Dissimilarities from each sample to each medoid, shape (n_samples, n_clusters)."""
+        check_is_fitted(self)
+        if self.metric == "precomputed":
+            X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], reset=False)
+            return np.ascontiguousarray(X[:, self.medoid_indices_])
+        X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        return _core.pairwise_distances(X, np.ascontiguousarray(centers), metric=self.metric,
+                                        n_threads=self._n_threads())
+
+    def predict(self, X):
+        """Cluster (0..n_clusters-1) of each sample: its nearest medoid."""
+        return np.argmin(self.transform(X), axis=1)

@@ -1,0 +1,98 @@
+"""The KMedoids estimator."""
+
+from __future__ import annotations
+
+import numbers
+
+from .. import _core
+from .base import MedoidClusterer
+from .._utils.validation import INITS, check_choice, check_int, check_medoids, physical_memory_bytes, seed_from
+
+METHODS = ("fasterpam", "fastpam1", "pam", "alternate")
+
+
+class KMedoids(MedoidClusterer):
+    """k-medoids clustering: k actual samples as cluster centres, any dissimilarity.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters k.
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine", "precomputed"}, default="euclidean"
+        With "precomputed", X is a symmetric dissimilarity matrix, and at predict time the
+        dissimilarities from the new samples to the training samples.
+    method : {"fasterpam", "fastpam1", "pam", "alternate"}, default="fasterpam"
+        FasterPAM (eager swaps) is the fast default; FastPAM1 and PAM make the classic PAM
+        swaps (PAM the slow way); "alternate" is the k-means-style heuristic.
+    init : {"random", "first", "build", "lab", "k-medoids++"} or array-like of int, default="random"
+        Initial medoids, or their sample indices (n_clusters of them).
+    max_iter : int, default=300
+        Maximum passes (FasterPAM) or iterations (other methods).
+    n_init : int, default=1
+        Restarts with different random initialisations; the lowest loss is kept.
+    precompute : {"auto", True, False}, default="auto"
+        Whether to compute and store the n x n distance matrix from features (fast), or compute
+        distances on demand with O(n k) memory (for data whose matrix does not fit). "auto"
+        stores it when it takes at most a quarter of physical memory.
+    random_state : int, RandomState, Generator or None
+        Seed for the random initialisations.
+    n_threads : int or None
+        Threads to use; None means all CPUs. Results do not depend on it.
+
+    Attributes
+    ----------
+    medoid_indices_ : ndarray of shape (n_clusters,)
+        Training-sample indices of the medoids.
+    cluster_centers_ : ndarray of shape (n_clusters, n_features) or None
+        The medoids' feature vectors (None with a precomputed metric).
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training sample.
+    inertia_ : float
+        Total (weighted) dissimilarity of the samples to their medoids.
+    n_iter_ : int
+    n_swaps_ : int
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_clusters=8, *, metric="euclidean", method="fasterpam", init="random", max_iter=300,
+                 n_init=1, precompute="auto", random_state=None, n_threads=None):
+        self.n_clusters = n_clusters
+        self.metric = metric
+        self.method = method
+        self.init = init
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.precompute = precompute
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def _check_params(self, n_samples, n_clusters):
+        check_choice(self.method, "method", METHODS)
+        if self.precompute not in ("auto", True, False):
+            raise ValueError(f"precompute={self.precompute!r} must be 'auto', True or False")
+        check_int(self.max_iter, "max_iter", 1)
+        check_int(self.n_init, "n_init", 1)
+        if isinstance(self.init, str):
+            check_choice(self.init, "init", INITS)
+            return None
+        if self.init is None or isinstance(self.init, numbers.Number):
+            raise TypeError(f"init must be one of {', '.join(map(repr, INITS))} or an array-like of "
+                            f"n_clusters sample indices, got {self.init!r}")
+        k, initial = check_medoids(self.init, n_samples)
+        if k != n_clusters:
+            raise ValueError(f"init gives {k} medoid indices but n_clusters={n_clusters}")
+        return initial
+
+    def _fit_core(self, X, precomputed, n_clusters, weights):
+        initial = self._check_params(X.shape[0], n_clusters)
+        options = dict(method=self.method, init=self.init if initial is None else "random", k=n_clusters,
+                       initial_medoids=initial, max_iter=self.max_iter, n_init=self.n_init,
+                       seed=seed_from(self.random_state), sample_weight=weights, n_threads=self._n_threads())
+        if precomputed:
+            return _core.kmedoids_matrix(X, **options)
+        return _core.kmedoids_features(X, metric=self.metric, store_matrix=self._store_matrix(X), **options)
+
+    def _store_matrix(self, X):
+        if self.precompute != "auto":
+            return bool(self.precompute)
+        return X.shape[0] ** 2 * X.itemsize <= physical_memory_bytes() // 4

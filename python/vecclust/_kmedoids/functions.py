@@ -1,0 +1,132 @@
+"""k-medoids on a precomputed dissimilarity matrix: fasterpam, fastpam1, pam, alternating,
+pam_build. The argument conventions follow the `kmedoids` package, so code can switch over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _core
+from .._utils.validation import (
+    INITS,
+    check_choice,
+    check_dissimilarity,
+    check_int,
+    check_medoids,
+    check_weights,
+    effective_n_threads,
+    seed_from,
+)
+
+
+@dataclass(frozen=True)
+class KMedoidsResult:
+    """The outcome of a k-medoids run.
+
+    Attributes
+    ----------
+    loss : float
+        Total deviation: the (weighted) sum of each sample's dissimilarity to its medoid.
+    labels : ndarray of shape (n_samples,)
+        Cluster of each sample, 0..k-1, in the order of `medoids`.
+    medoids : ndarray of shape (k,)
+        Sample indices of the medoids.
+    n_iter : int
+        Passes (FasterPAM) or iterations (the other methods) made.
+    n_swap : int
+        Medoid changes made.
+    converged : bool
+        False when max_iter stopped the search before a local optimum.
+    """
+
+    loss: float
+    labels: np.ndarray
+    medoids: np.ndarray
+    n_iter: int
+    n_swap: int
+    converged: bool
+
+
+def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample_weight, n_threads, n_init=1):
+    diss = check_dissimilarity(diss)
+    n = diss.shape[0]
+    k, initial = check_medoids(medoids, n)
+    init = check_choice(init, "init", INITS)
+    max_iter = check_int(max_iter, "max_iter", 0)
+    weights = check_weights(sample_weight, n, diss.dtype)
+    raw = _core.kmedoids_matrix(
+        diss, method=method, init=init, k=k, initial_medoids=initial, max_iter=max_iter,
+        n_init=n_init, seed=seed_from(random_state), sample_weight=weights,
+        n_threads=effective_n_threads(n_threads),
+    )
+    return KMedoidsResult(**raw)
+
+
+def fasterpam(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+    """FasterPAM k-medoids (eager swaps, O(n^2) per pass) on a dissimilarity matrix.
+
+    Parameters
+    ----------
+    diss : array-like of shape (n_samples, n_samples)
+        Symmetric, non-negative dissimilarities with a zero diagonal; float32 stays float32.
+    medoids : int or array-like of int
+        The number of clusters k, or the indices of the initial medoids.
+    max_iter : int, default=100
+        Maximum number of passes over the candidates.
+    init : {"random", "first", "build", "lab", "k-medoids++"}, default="random"
+        How to choose the initial medoids when `medoids` is an int.
+    random_state : int, RandomState, Generator or None
+        Seed for the random initialisations.
+    sample_weight : array-like of shape (n_samples,), optional
+        A sample's weight multiplies its dissimilarity to its medoid in the loss.
+    n_threads : int or None
+        Threads to use; None means all CPUs. The result does not depend on it.
+
+    Returns
+    -------
+    KMedoidsResult
+
+    References
+    ----------
+    E. Schubert and P. J. Rousseeuw, "Fast and eager k-medoids clustering: O(k) runtime
+    improvement of the PAM, CLARA, and CLARANS algorithms", Information Systems 101, 2021.
+    """
+    return run_on_matrix(diss, medoids, method="fasterpam", max_iter=max_iter, init=init,
+                         random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
+
+
+def fastpam1(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+    """FastPAM1: the best single swap per iteration (the same swaps as PAM), O(n^2) per swap.
+
+    Parameters and return value as for :func:`fasterpam`.
+    """
+    return run_on_matrix(diss, medoids, method="fastpam1", max_iter=max_iter, init=init,
+                         random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
+
+
+def pam(diss, medoids, *, max_iter=100, init="build", random_state=None, sample_weight=None, n_threads=None):
+    """PAM (Kaufman & Rousseeuw): BUILD (by default) then the original SWAP, O(k n^2) per swap.
+
+    The slow reference; prefer :func:`fasterpam`. Parameters and return value as for
+    :func:`fasterpam`.
+    """
+    return run_on_matrix(diss, medoids, method="pam", max_iter=max_iter, init=init,
+                         random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
+
+
+def alternating(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+    """Alternating (k-means style) k-medoids: assign, then re-centre each cluster on its medoid.
+
+    Parameters and return value as for :func:`fasterpam`.
+    """
+    return run_on_matrix(diss, medoids, method="alternate", max_iter=max_iter, init=init,
+                         random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
+
+
+def pam_build(diss, k, *, sample_weight=None, n_threads=None):
+    """PAM's greedy BUILD initialisation alone, O(k n^2); `n_iter` and `n_swap` are 0."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise TypeError(f"k must be an int, got {k!r}")
+    return run_on_matrix(diss, k, method="build", max_iter=0, init="build", random_state=None,
+                         sample_weight=sample_weight, n_threads=n_threads)

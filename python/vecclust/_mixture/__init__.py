@@ -1,0 +1,1 @@
+"""Gaussian mixtures: the GaussianMixture estimator and the EM helpers PPP uses."""

@@ -1,0 +1,1 @@
+"""PPP, probabilistic partitive partitioning."""

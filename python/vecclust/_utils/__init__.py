@@ -1,0 +1,1 @@
+"""Shared Python helpers: parameter validation and numerics used by several areas."""
