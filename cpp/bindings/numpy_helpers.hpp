@@ -1,5 +1,13 @@
-// Helpers shared by the binding files: dtype dispatch, shape checks, the Ctrl-C hook, and
-// running core code with the GIL released.
+// The binding contract, shared by every binding file:
+// - arguments after the data arrays are keyword-only (py::kw_only), named as in Python;
+// - the float32/float64 choice is made once, by with_float_type, from the data's dtype;
+// - the bindings check only what memory safety needs (dtype, contiguity, shape); parameter
+//   ranges are checked once, in Python (vecclust/_utils/validation.py), and the core asserts
+//   its invariants;
+// - a function returns one numpy array or a dict of named results (never tuples or lists),
+//   and every vector goes to numpy through to_numpy; outputs of known size are allocated
+//   before the GIL is released;
+// - core code runs with the GIL released (without_gil), with a Control that polls Ctrl-C.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -71,6 +79,23 @@ inline void require_c_contiguous(const py::array& a, const char* name, int ndim)
                               std::to_string(a.ndim()) + " dimensions");
     if (!(a.flags() & py::array::c_style))
         throw py::value_error(std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray)");
+}
+
+// The one float-type dispatch: calls body(T{}) with T = float or double after x's dtype.
+template <class Body>
+decltype(auto) with_float_type(const py::array& x, const char* name, Body&& body) {
+    if (float_dtype(x, name) == Dtype::f32) return body(float{});
+    return body(double{});
+}
+
+// The one conversion to numpy: moves the vector into the array's buffer (no copy). The shape
+// defaults to one dimension.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& values, std::vector<py::ssize_t> shape = {}) {
+    if (shape.empty()) shape = {static_cast<py::ssize_t>(values.size())};
+    auto* owner = new std::vector<T>(std::move(values));
+    py::capsule release(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>(shape, owner->data(), release);
 }
 
 template <class T>

@@ -12,12 +12,12 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
+from .._utils.numerics import mean_variance
 from .._utils.validation import check_choice, check_int, check_weights, effective_n_threads, native_byte_order, seed_from
 
 ALGORITHMS = ("lloyd", "hamerly", "elkan")
 KMEANS_INITS = ("k-means++", "random")
 RANDOM_INIT_RESTARTS = 10  # n_init="auto" with init="random", as in scikit-learn
-VARIANCE_BLOCK_VALUES = 1 << 16  # float64 values per block of the tolerance's variance pass
 
 
 class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator):
@@ -259,20 +259,6 @@ def assign(X, centers, weights, n_threads):
     sq_distances = sq_distances.astype(np.float64)
     inertia = float(sq_distances.sum() if weights is None else sq_distances @ weights.astype(np.float64))
     return labels, inertia
-
-
-def mean_variance(X):
-    """Mean over the features of their variance, computed in float64 block by block (no copy of
-    X however large it is); scales `tol` as scikit-learn does."""
-    n, d = X.shape
-    mean = X.mean(axis=0, dtype=np.float64)
-    sum_squares = np.zeros(d)
-    rows = max(1, VARIANCE_BLOCK_VALUES // d)
-    for start in range(0, n, rows):
-        block = X[start:start + rows].astype(np.float64)
-        block -= mean
-        sum_squares += np.einsum("ij,ij->j", block, block)
-    return float(sum_squares.mean() / n)
 
 
 def random_rows(n_samples, n_clusters, weights, seed):

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from .. import _core
+from .._utils.numerics import precision_cholesky
 from .._mixture.gmm import EMResult, fit_em, log_responsibilities, n_parameters
 from .._utils.validation import check_choice, check_int, effective_n_threads, native_byte_order
 
@@ -76,12 +77,6 @@ class _PcaSample:
 
     def project(self, q):
         return (self.points - self.mean) @ self.axes[:q].T
-
-
-def _precision_cholesky(cov):
-    """scikit-learn's parametrisation: upper U with inv(cov) = U U^T."""
-    lower = linalg.cholesky(cov, lower=True)
-    return linalg.solve_triangular(lower, np.eye(len(cov)), lower=True).T
 
 
 def _gaussian_of(Z, reg):
@@ -429,11 +424,11 @@ class PPP(ClusterMixin, BaseEstimator):
         reg = self.reg_covar_rel * float(sample.variances[:q].sum()) / q
         try:
             mean, cov = _gaussian_of(Z, reg)
-            one = EMResult(np.ones(1), mean[None], cov[None], _precision_cholesky(cov)[None])
+            one = EMResult(np.ones(1), mean[None], cov[None], precision_cholesky(cov)[None])
             halves = [_gaussian_of(Z[side == s], reg) for s in (0, 1)]
             weights = np.bincount(side, minlength=2) / m
             two = fit_em(Z, weights, np.array([h[0] for h in halves]),
-                         np.array([_precision_cholesky(h[1]) for h in halves]), covariance_type="full",
+                         np.array([precision_cholesky(h[1]) for h in halves]), covariance_type="full",
                          reg_covar=reg, tol=self.gmm_tol, max_iter=self.gmm_max_iter, n_threads=self._n_threads_used)
         except (linalg.LinAlgError, ValueError):
             return None
@@ -570,7 +565,7 @@ def _shrunk_mixture(groups, counts, reg_covar_rel):
     # Regularise relative to the total variance: the pooled one is 0 when every group is one point.
     pooled.flat[:: d + 1] += max(reg_covar_rel * float(np.var(points, axis=0).mean()), np.finfo(np.float64).tiny)
     prior = d + 2.0
-    chol = np.array([_precision_cholesky((s + prior * pooled) / (len(g) + prior)) for s, g in zip(scatters, groups)])
+    chol = np.array([precision_cholesky((s + prior * pooled) / (len(g) + prior)) for s, g in zip(scatters, groups)])
     counts = np.asarray(counts, dtype=np.float64)
     return EMResult(counts / counts.sum(), means, None, chol)
 

@@ -1,15 +1,103 @@
-"""Argument checks and conversions shared by the public functions and estimators."""
+"""Argument checks and conversions shared by the public functions and estimators.
+
+Every parameter is checked once, here in Python: each estimator declares a constraint per
+parameter in `_parameter_constraints` (as scikit-learn does) and calls `validate_params` in
+`fit`; public functions check theirs with the same constraint objects. The bindings check only
+what memory safety needs (dtype, contiguity, shape). Upper limits default to what the C++ type
+receiving the value can hold, so an out-of-range integer gets a message naming the limit
+instead of pybind11's "incompatible function arguments".
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
 INITS = ("random", "first", "build", "lab", "k-medoids++")
+
+
+INT32_MAX = 2**31 - 1  # a C++ int
+INT64_MAX = 2**63 - 1  # index_t and the other 64-bit counts
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An int (not a bool) in [low, high]; None too when none_ok."""
+
+    low: int | None = None
+    high: int | None = INT64_MAX
+    none_ok: bool = False
+
+    def __call__(self, value, name: str):
+        if value is None and self.none_ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int{' or None' if self.none_ok else ''}, got {value!r}")
+        if self.low is not None and value < self.low:
+            raise ValueError(f"{name}={value} must be >= {self.low}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"{name}={value} must be <= {self.high}")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite real number (not a bool) in [low, high] (open at low when low_open)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    none_ok: bool = False
+
+    def __call__(self, value, name: str):
+        if value is None and self.none_ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise TypeError(f"{name} must be a finite number, got {value!r}")
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            raise ValueError(f"{name}={value} must be {'>' if self.low_open else '>='} {self.low}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"{name}={value} must be <= {self.high}")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed tuple of strings (the one source of that choice list)."""
+
+    values: tuple
+    none_ok: bool = False
+
+    def __call__(self, value, name: str):
+        if value is None and self.none_ok:
+            return None
+        return check_choice(value, name, self.values)
+
+
+@dataclass(frozen=True)
+class Boolean:
+    def __call__(self, value, name: str):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+        return bool(value)
+
+
+def validate_params(estimator) -> dict:
+    """Checks every parameter of `estimator` against its class's `_parameter_constraints` and
+    returns the checked values by name. A parameter whose constraint is None is passed as is
+    (a random_state, an init array: checked where they are used)."""
+    params = estimator.get_params(deep=False)
+    checked = {}
+    for name, constraint in type(estimator)._parameter_constraints.items():
+        value = params[name]
+        checked[name] = value if constraint is None else constraint(value, name)
+    return checked
 
 
 def effective_n_threads(n_threads) -> int:
@@ -26,6 +114,8 @@ def effective_n_threads(n_threads) -> int:
         raise ValueError("n_threads=0 is not allowed; use None for all CPUs or a positive count")
     if n_threads < 0:
         return max(1, available + 1 + int(n_threads))
+    if n_threads > INT32_MAX:
+        raise ValueError(f"n_threads={n_threads} must be <= {INT32_MAX}")
     return int(n_threads)
 
 
@@ -36,12 +126,8 @@ def seed_from(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be >= {minimum}")
-    return int(value)
+def check_int(value, name: str, minimum: int, maximum: int = INT64_MAX) -> int:
+    return Integer(minimum, maximum)(value, name)
 
 
 def check_choice(value, name: str, options) -> str:
