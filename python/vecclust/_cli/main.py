@@ -290,7 +290,7 @@ def load_text(path: Path) -> np.ndarray:
 def parse_init(text: str):
     """An init name, or comma-separated initial medoid indices ("0,17,42")."""
     from .._kmeans.estimator import KMEANS_INITS
-    from .._utils.validation import INITS
+    from .._kmedoids.choices import INITS
 
     if text in INITS or text in KMEANS_INITS:
         return text
@@ -408,8 +408,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .._kmedoids.estimator import METHODS
-    from .._utils.validation import INITS, METRICS
+    from .._kmedoids.choices import METHODS
+    from .._kmedoids.choices import INITS, METRICS
 
     parser = argparse.ArgumentParser(prog=PROG, description="Fast exact k-medoids clustering, and CLARA and "
                                                             "CLARANS for data too large for a distance matrix.")

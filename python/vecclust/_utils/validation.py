@@ -18,9 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
-INITS = ("random", "first", "build", "lab", "k-medoids++")
-
 
 INT32_MAX = 2**31 - 1  # a C++ int
 INT64_MAX = 2**63 - 1  # index_t and the other 64-bit counts
@@ -136,57 +133,12 @@ def check_choice(value, name: str, options) -> str:
     return value
 
 
-def check_medoids(medoids, n_samples: int):
-    """k (an int) or initial medoid indices; returns (k, indices or None)."""
-    if isinstance(medoids, numbers.Integral) and not isinstance(medoids, bool):
-        k = int(medoids)
-        if not 1 <= k <= n_samples:
-            raise ValueError(f"the number of medoids k={k} must be in [1, n_samples={n_samples}]")
-        return k, None
-    if isinstance(medoids, (bool, str, float)) or medoids is None:
-        raise TypeError(f"medoids must be an int k or an array of initial medoid indices, got {medoids!r}")
-    indices = np.asarray(medoids)
-    if indices.ndim != 1 or indices.size == 0:
-        raise ValueError("initial medoids must be a non-empty 1-d array of sample indices")
-    if not np.issubdtype(indices.dtype, np.integer):
-        raise TypeError(f"initial medoid indices must be integers, got dtype {indices.dtype}")
-    if indices.min() < 0 or indices.max() >= n_samples:
-        raise ValueError(f"initial medoid indices must be in [0, {n_samples}), got {indices.tolist()}")
-    if np.unique(indices).size != indices.size:
-        raise ValueError(f"initial medoid indices must be distinct, got {indices.tolist()}")
-    return indices.size, np.ascontiguousarray(indices, dtype=np.int64)
-
-
 def native_byte_order(X):
     """Float arrays in non-native byte order, converted without changing precision (scikit-learn
     would otherwise turn big-endian float32 into float64)."""
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not X.dtype.isnative:
         return X.astype(X.dtype.newbyteorder("="))
     return X
-
-
-def check_dissimilarity(diss) -> np.ndarray:
-    """A square float32/float64 C-contiguous matrix (integers become float64); contents are
-    validated in C++ (finite, non-negative, zero diagonal, symmetric)."""
-    if hasattr(diss, "toarray"):
-        raise TypeError("a sparse dissimilarity matrix is not supported; pass a dense array")
-    diss = native_byte_order(np.asarray(diss))
-    if diss.dtype.kind in "biu":
-        diss = diss.astype(np.float64)
-    elif diss.dtype not in (np.float32, np.float64):
-        if diss.dtype.kind == "f":
-            diss = diss.astype(np.float64)
-        else:
-            raise TypeError(f"the dissimilarity matrix must be numeric, got dtype {diss.dtype}")
-    if diss.ndim != 2:
-        raise ValueError(f"the dissimilarity matrix must be 2-dimensional, got shape {diss.shape}")
-    if diss.shape[0] != diss.shape[1]:
-        raise ValueError(f"the dissimilarity matrix must be square, got shape {diss.shape}")
-    if diss.shape[0] == 0:
-        raise ValueError("the dissimilarity matrix is empty")
-    if diss.shape[0] < 2:
-        raise ValueError("k-medoids needs at least 2 samples, got 1 sample")
-    return np.ascontiguousarray(diss)
 
 
 def check_weights(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
