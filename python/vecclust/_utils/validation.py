@@ -97,12 +97,20 @@ def validate_params(estimator) -> dict:
     return checked
 
 
-def effective_n_threads(n_threads) -> int:
-    """None means every CPU this process may use; -1 the same, -2 all but one, and so on."""
+MAX_THREADS_PER_CPU = 4  # more only costs thread start-up time (results never depend on the count)
+
+
+def available_cpus() -> int:
     try:
-        available = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads) -> int:
+    """None means every CPU this process may use; -1 the same, -2 all but one, and so on. A
+    count above MAX_THREADS_PER_CPU threads per CPU is lowered to that."""
+    available = available_cpus()
     if n_threads is None:
         return available
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
@@ -113,7 +121,7 @@ def effective_n_threads(n_threads) -> int:
         return max(1, available + 1 + int(n_threads))
     if n_threads > INT32_MAX:
         raise ValueError(f"n_threads={n_threads} must be <= {INT32_MAX}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS_PER_CPU * available)
 
 
 def seed_from(random_state) -> int:
