@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
+from .._utils.scaling import scale_for
 from .._utils.validation import check_weights, effective_n_threads, native_byte_order, validate_params
 from .checks import METRIC, N_CLUSTERS
 
@@ -56,13 +57,14 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:
             raise ValueError(f"all samples are identical, so {n_clusters} distinct clusters cannot be formed")
         weights = check_weights(sample_weight, n, X.dtype)
-        result = self._fit_core(X, params, weights)
+        self._scale = scale_for(X, self.metric, weights)
+        result = self._fit_core(self._scale.data(X), params, self._scale.weights(weights))
         if not result["converged"]:
             warnings.warn(f"{type(self).__name__} stopped at max_iter={getattr(self, 'max_iter', None)} before "
                           "converging; increase max_iter.", ConvergenceWarning, stacklevel=2)
         self.medoid_indices_ = result["medoids"]
         self.labels_ = result["labels"]
-        self.inertia_ = float(result["loss"])
+        self.inertia_ = self._scale.loss(float(result["loss"]))
         self.n_iter_ = int(result["n_iter"])
         self.n_swaps_ = int(result["n_swaps"])
         self.cluster_centers_ = None if precomputed else X[self.medoid_indices_].copy()
@@ -79,8 +81,10 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             return np.ascontiguousarray(X[:, self.medoid_indices_])
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        return _core.pairwise_distances(X, np.ascontiguousarray(centers), metric=self.metric,
-                                        n_threads=self._n_threads())
+        scale = scale_for(X, self.metric, others=(centers,))
+        centers = scale.data(centers)
+        return scale.distances(_core.pairwise_distances(scale.data(X), np.ascontiguousarray(centers),
+                                                        metric=self.metric, n_threads=self._n_threads()))
 
     def predict(self, X):
         """Cluster (0..n_clusters-1) of each sample: its nearest medoid."""

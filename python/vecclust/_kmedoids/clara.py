@@ -95,5 +95,5 @@ class CLARA(MedoidClusterer):
                              seed=seed_from(self.random_state), sample_weight=weights, n_threads=self._n_threads(),
                              verbose=bool(self.verbose))
         self.best_sample_ = int(result["best_sample"])
-        self.sample_losses_ = np.asarray(result["sample_losses"])
+        self.sample_losses_ = self._scale.loss(np.asarray(result["sample_losses"]))
         return result

@@ -90,6 +90,6 @@ class CLARANS(MedoidClusterer):
                                max_neighbor=max_neighbor, seed=seed_from(self.random_state), sample_weight=weights,
                                n_threads=self._n_threads(), verbose=bool(self.verbose))
         self.best_local_ = int(result["best_local"])
-        self.local_losses_ = np.asarray(result["local_losses"])
-        self.swap_losses_ = np.asarray(result["swap_losses"])
+        self.local_losses_ = self._scale.loss(np.asarray(result["local_losses"]))
+        self.swap_losses_ = self._scale.loss(np.asarray(result["swap_losses"]))
         return result

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core
+from .._utils.scaling import scale_for
 from .._utils.validation import check_weights, seed_from
 from .checks import FUNCTION_MAX_ITER, INIT, check_dissimilarity, check_medoids, n_threads_from
 
@@ -48,11 +49,13 @@ def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample
     init = INIT(init, "init")
     max_iter = FUNCTION_MAX_ITER(max_iter, "max_iter")
     weights = check_weights(sample_weight, n, diss.dtype)
+    scale = scale_for(diss, "precomputed", weights)
     raw = _core.kmedoids_matrix(
-        diss, method=method, init=init, n_clusters=k, initial_medoids=initial, max_iter=max_iter,
-        n_init=n_init, seed=seed_from(random_state), sample_weight=weights, n_threads=n_threads_from(n_threads),
+        scale.data(diss), method=method, init=init, n_clusters=k, initial_medoids=initial, max_iter=max_iter,
+        n_init=n_init, seed=seed_from(random_state), sample_weight=scale.weights(weights),
+        n_threads=n_threads_from(n_threads),
     )
-    return KMedoidsResult(loss=raw["loss"], labels=raw["labels"], medoids=raw["medoids"], n_iter=raw["n_iter"],
+    return KMedoidsResult(loss=scale.loss(raw["loss"]), labels=raw["labels"], medoids=raw["medoids"], n_iter=raw["n_iter"],
                           n_swap=raw["n_swaps"], converged=raw["converged"])
 
 
