@@ -1,6 +1,9 @@
 """Thread counts: capped at a sane multiple of the CPUs, and a failure to start threads is a
 clear exception with every started thread joined (it used to abort or hang the process)."""
 
+import concurrent.futures
+import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 import vecclust
 from vecclust._utils.validation import MAX_THREADS_PER_CPU, available_cpus, effective_n_threads
@@ -54,6 +58,7 @@ def test_thread_counts_are_capped():
     np.testing.assert_array_equal(many.medoid_indices_, one.medoid_indices_)
 
 
+@pytest.mark.skipif(bool(os.environ.get("VECCLUST_SANITIZED")), reason="AddressSanitizer needs an unlimited address space")
 def test_failing_to_start_threads_is_an_error_not_a_hang():
     def eight_mib_stacks():
         resource.setrlimit(resource.RLIMIT_STACK, (8 * 2**20, resource.RLIM_INFINITY))
@@ -66,3 +71,29 @@ def test_failing_to_start_threads_is_an_error_not_a_hang():
     for name in ("KMedoids", "KMeans", "MultiTenantIndex"):
         (line,) = [line for line in lines if line.startswith(name + " ")]
         assert "could not start" in line and "use a smaller n_threads" in line, line
+
+
+def fit_everything(X, seed):
+    """The fitted results of every estimator (and an index's search) on X, as bytes."""
+    index = vecclust.MultiTenantIndex(X.shape[1], split_threshold=16, random_state=seed, n_threads=2)
+    index.train(X)
+    index.add(X, np.arange(len(X)), seed % 3)
+    return pickle.dumps([
+        vecclust.KMedoids(4, random_state=seed, n_threads=2).fit(X).medoid_indices_,
+        vecclust.CLARA(4, random_state=seed, n_threads=2).fit(X).medoid_indices_,
+        vecclust.CLARANS(4, random_state=seed, n_threads=2).fit(X).medoid_indices_,
+        vecclust.KMeans(4, random_state=seed, n_threads=2).fit(X).cluster_centers_,
+        vecclust.GaussianMixture(3, random_state=seed, n_threads=2).fit(X).means_,
+        vecclust.PPP(random_state=seed, n_threads=2).fit(X).labels_,
+        index.search(X[:10], seed % 3, k=3),
+    ])
+
+
+def test_distinct_objects_in_distinct_threads_are_independent():
+    X = np.random.default_rng(5).normal(size=(400, 6)).astype(np.float32)
+    X[:200] += 4
+    seeds = list(range(4))
+    serial = [fit_everything(X, seed) for seed in seeds]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda seed: fit_everything(X, seed), seeds))
+    assert parallel == serial
