@@ -34,6 +34,11 @@ py::array_t<std::int64_t> int64_array(const std::vector<std::int64_t>& values) {
     return py::array_t<std::int64_t>(static_cast<py::ssize_t>(values.size()), values.data());
 }
 
+// Threads a batch search of m queries can use.
+int search_threads(int n_threads, index_t m) {
+    return static_cast<int>(std::min<index_t>(n_threads, MultiTenantIndex::search_tasks(m)));
+}
+
 py::dict memory_dict(const IndexMemory& m) {
     py::dict out;
     out["vectors"] = m.vectors;
@@ -80,8 +85,11 @@ void bind_index(py::module_& m) {
             "train",
             [](Index& self, const py::array& x, int n_threads) {
                 const float* data = rows_of(x, self.options().dim, "X");
-                py::gil_scoped_release release;
-                self.train(data, x.shape(0), n_threads);
+                without_gil([&] {
+                    Control control = make_control(n_threads);
+                    self.train(data, x.shape(0), control);
+                    return 0;
+                });
             },
             py::arg("X"), py::arg("n_threads"), "Builds the clustering tree by hierarchical k-means.")
         .def(
@@ -90,8 +98,11 @@ void bind_index(py::module_& m) {
                 const float* data = rows_of(x, self.options().dim, "X");
                 const std::int64_t* id = ids_of(ids, "ids");
                 if (ids.shape(0) != x.shape(0)) throw py::value_error("ids must have one entry per row of X");
-                py::gil_scoped_release release;
-                self.add(data, x.shape(0), id, tenant, n_threads);
+                without_gil([&] {
+                    Control control = make_control(n_threads);
+                    self.add(data, x.shape(0), id, tenant, control);
+                    return 0;
+                });
             },
             py::arg("X"), py::arg("ids"), py::arg("tenant"), py::arg("n_threads"))
         .def(
@@ -130,10 +141,11 @@ void bind_index(py::module_& m) {
                 auto ids = new_matrix<std::int64_t>(n_queries, k);
                 float* d_out = distances.mutable_data();
                 std::int64_t* i_out = ids.mutable_data();
-                {
-                    py::gil_scoped_release release;
-                    self.search(q, n_queries, t, tenants.shape(0), k, budget, d_out, i_out, n_threads);
-                }
+                without_gil([&] {
+                    Control control = make_control(search_threads(n_threads, n_queries));
+                    self.search(q, n_queries, t, tenants.shape(0), k, budget, d_out, i_out, control);
+                    return 0;
+                });
                 return py::make_tuple(distances, ids);
             },
             py::arg("queries"), py::arg("tenants"), py::arg("k"), py::arg("budget"), py::arg("n_threads"))
@@ -147,10 +159,11 @@ void bind_index(py::module_& m) {
                 auto ids = new_matrix<std::int64_t>(n_queries, k);
                 float* d_out = distances.mutable_data();
                 std::int64_t* i_out = ids.mutable_data();
-                {
-                    py::gil_scoped_release release;
-                    self.search(q, n_queries, &tenant, 1, k, budget, d_out, i_out, n_threads);
-                }
+                without_gil([&] {
+                    Control control = make_control(search_threads(n_threads, n_queries));
+                    self.search(q, n_queries, &tenant, 1, k, budget, d_out, i_out, control);
+                    return 0;
+                });
                 return py::make_tuple(distances, ids);
             },
             py::arg("queries"), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("n_threads"),

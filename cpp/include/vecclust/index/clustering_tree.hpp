@@ -40,6 +40,7 @@ class ClusteringTree : public VectorStore {
         std::iota(queue[0].points.begin(), queue[0].points.end(), index_t(0));
         std::vector<float> gathered;
         for (size_t q = 0; q < queue.size(); ++q) {  // breadth first: ids level by level
+            pool.control().poll();
             const std::uint32_t node = queue[q].node;
             std::vector<index_t> points = std::move(queue[q].points);
             const auto n_points = static_cast<index_t>(points.size());

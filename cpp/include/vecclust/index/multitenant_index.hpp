@@ -70,7 +70,8 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     // (at least 2), down to kMaxDepth levels. Each
     // node's k-means runs on a sample of at most 128 points per cluster, seeded from the index
     // seed and the node id; all points are then assigned to the nearest child.
-    void train(const float* x, index_t n, int n_threads) {
+    // control's hook may stop it, leaving the index as it was.
+    void train(const float* x, index_t n, Control& control) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
         require(n >= 1, "train() needs at least one vector");
         require(n_vectors_ == 0, "train() can only be called on an empty index (this one holds " +
@@ -80,11 +81,11 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         std::vector<float> data(x, x + n * d);
         if (options_.metric == IndexMetric::cosine)
             for (index_t i = 0; i < n; ++i) normalise(data.data() + i * d);
+        {
+            ThreadPool pool(control);
+            build_tree(data, n, pool);  // the one step that polls control: nothing is changed before it ends
+        }
         quantizer_.fit(data.data(), n, d, options_.seed);
-
-        Control control(n_threads);
-        ThreadPool pool(control);
-        build_tree(data, n, pool);
         filters_.assign(nodes_.size(), BloomFilter());
         shortlists_.assign(tenants_.size(), {});
         n_shortlists_ = 0;
@@ -101,7 +102,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     // Mutations. Each validates all of its input first, so a failing call changes nothing.
     // ----------------------------------------------------------------------------------------
 
-    void add(const float* x, index_t n, const std::int64_t* ids, std::int64_t tenant, int n_threads) {
+    void add(const float* x, index_t n, const std::int64_t* ids, std::int64_t tenant, Control& control) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
         require(trained_, "add() before train(): train the index on representative vectors first");
         check_vectors(x, n, "vector");
@@ -120,9 +121,8 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         const index_t d = options_.dim;
         std::vector<float> rows(static_cast<size_t>(n * stride_), 0.0f);
         std::vector<std::uint32_t> leaves(static_cast<size_t>(n));
-        Control control(n < 256 ? 1 : n_threads);
-        ThreadPool pool(control);
-        pool.for_chunks(n, 256, [&](index_t begin, index_t end, index_t) {
+        constexpr index_t kChunk = 256;
+        auto find_leaves = [&](index_t begin, index_t end, index_t) {
             std::vector<float> sums;
             for (index_t i = begin; i < end; ++i) {
                 float* row = rows.data() + i * stride_;
@@ -130,7 +130,13 @@ class MultiTenantIndex : private mt_detail::IndexFile {
                 if (options_.metric == IndexMetric::cosine) normalise(row);
                 leaves[static_cast<size_t>(i)] = leaf_of(row, sums);
             }
-        });
+        };
+        if (n <= kChunk) {  // one chunk: no pool
+            find_leaves(0, n, 0);
+        } else {
+            ThreadPool pool(control);
+            pool.for_chunks(n, kChunk, find_leaves);
+        }
 
         const std::uint32_t owner = find_or_create_tenant(tenant);
         for (index_t i = 0; i < n; ++i) {
@@ -238,7 +244,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     // one tenant for all queries (n_tenants == 1) or one per query. Writes m x k distances and
     // external ids, padded with +inf / -1. budget >= the tenant's size gives exact results.
     void search(const float* queries, index_t m, const std::int64_t* tenants, index_t n_tenants, index_t k, index_t budget,
-                float* out_distances, std::int64_t* out_ids, int n_threads) const {
+                float* out_distances, std::int64_t* out_ids, Control& control) const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         require(trained_, "search() before train(): the index is empty and untrained");
         require(k >= 1, "k must be >= 1");
@@ -255,22 +261,28 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         }
         const std::uint32_t* internal = n_tenants == 1 ? &one_tenant : many.data();
 
-        constexpr index_t kQueriesPerTask = 8;
-        const index_t n_tasks = (m + kQueriesPerTask - 1) / kQueriesPerTask;
+        const index_t n_tasks = search_tasks(m);
         auto run_task = [&](index_t task) {
             thread_local mt_detail::SearchScratch scratch;  // no allocations per query once warm
             for (index_t i = task * kQueriesPerTask; i < std::min(m, (task + 1) * kQueriesPerTask); ++i)
                 search_one(queries + i * options_.dim, internal[n_tenants == 1 ? 0 : i], k, budget, scratch,
                            out_distances + i * k, out_ids + i * k);
         };
-        if (n_threads <= 1 || n_tasks <= 1) {  // the common single-query call: no pool at all
-            for (index_t task = 0; task < n_tasks; ++task) run_task(task);
+        if (control.n_threads() <= 1 || n_tasks <= 1) {  // the common single-query call: no pool at all
+            for (index_t task = 0; task < n_tasks; ++task) {
+                run_task(task);
+                control.poll();
+            }
             return;
         }
-        Control control(static_cast<int>(std::min<index_t>(n_threads, n_tasks)));
-        ThreadPool pool(control);
+        ThreadPool pool(control);  // polls control between the tasks it runs on this thread
         pool.run(n_tasks, [&](index_t task, int) { run_task(task); });
     }
+
+    // A batch search of m queries runs in this many tasks of kQueriesPerTask queries: no use
+    // for more threads.
+    static constexpr index_t kQueriesPerTask = 8;
+    static index_t search_tasks(index_t m) { return (m + kQueriesPerTask - 1) / kQueriesPerTask; }
 
     // ----------------------------------------------------------------------------------------
     // Introspection
