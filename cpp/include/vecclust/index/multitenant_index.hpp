@@ -247,8 +247,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
                 float* out_distances, std::int64_t* out_ids, Control& control) const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         require(trained_, "search() before train(): the index is empty and untrained");
-        require(k >= 1, "k must be >= 1");
-        require(budget >= 1, "budget must be >= 1");
+        require(k >= 1, "k must be >= 1");  // the outputs hold k per query
         require(n_tenants == 1 || n_tenants == m, "give one tenant, or one tenant per query");
         check_vectors(queries, m, "query");
         std::uint32_t one_tenant = kNone;
