@@ -42,16 +42,16 @@ sys.exit(3)
 @pytest.mark.parametrize("script", [LONG_TRAIN, LONG_SEARCH], ids=["train", "batch-search"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_ctrl_c_interrupts_the_index(script, n_threads):
-    proc = subprocess.Popen([sys.executable, "-c", script, str(n_threads)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
+    with subprocess.Popen([sys.executable, "-c", script, str(n_threads)], stdout=subprocess.PIPE, text=True) as proc:
+        ready = proc.stdout.readline().strip()
         time.sleep(0.5)  # well inside the call
-        sent = time.perf_counter()
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
-        elapsed = time.perf_counter() - sent
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, out
-    assert "interrupted" in out
-    assert elapsed < 1.5, f"took {elapsed:.2f} s to stop after Ctrl-C"
+        start = time.perf_counter()
+        try:
+            out = proc.communicate(timeout=10)[0]
+        finally:
+            proc.kill()
+        took = time.perf_counter() - start
+    assert ready == "ready"
+    assert proc.returncode == 0 and "interrupted" in out, out
+    assert took < 1.5, f"took {took:.2f} s to stop after Ctrl-C"
