@@ -45,12 +45,13 @@ class Integer:
 
 @dataclass(frozen=True)
 class Real:
-    """A finite real number (not a bool) in [low, high] (open at low when low_open)."""
+    """A finite real number (not a bool) in [low, high] (open at low when low_open, at high when high_open)."""
 
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     none_ok: bool = False
+    high_open: bool = False
 
     def __call__(self, value, name: str):
         if value is None and self.none_ok:
@@ -59,8 +60,8 @@ class Real:
             raise TypeError(f"{name} must be a finite number, got {value!r}")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             raise ValueError(f"{name}={value} must be {'>' if self.low_open else '>='} {self.low}")
-        if self.high is not None and value > self.high:
-            raise ValueError(f"{name}={value} must be <= {self.high}")
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            raise ValueError(f"{name}={value} must be {'<' if self.high_open else '<='} {self.high}")
         return float(value)
 
 
