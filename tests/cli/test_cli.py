@@ -7,7 +7,7 @@ from strategies import separated_blobs
 from vecclust import KMedoids
 from vecclust._cli import DEMO_SECTIONS, main
 from vecclust._cli.cluster import METHODS
-from vecclust._kmedoids.estimator import METHODS as KMEDOIDS_METHODS
+from vecclust._kmedoids.choices import METHODS as KMEDOIDS_METHODS
 
 
 def test_cluster_kmedoids_csv_with_header(tmp_path, capsys):
