@@ -61,22 +61,26 @@ void lower_bounds_from(const T* __restrict squared, const T* __restrict drift_be
 // Elkan's test of every centre against a point's bounds: flags[c] = 1 for the centres that
 // neither their (drift-shifted) lower bound nor half their distance to the point's centre rules
 // out for a point whose nearest-centre distance is at most `reach`. Returns their number.
-// Branch-free and on lane-wide flags so that it vectorises.
-template <class T, class Flag = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>>
-index_t flag_candidates(const T* __restrict lower, const T* __restrict half_gaps, const T* __restrict drift, T reach,
-                        index_t k, Flag* __restrict flags) {
+// Branch-free and on lane-wide flags so that it vectorises; the loop is a function of its own
+// because the lambda of isa::dispatch would drop the __restrict of its pointers.
+template <class T, class Flag>
+inline index_t flag_candidates_loop(const T* __restrict lower, const T* __restrict half_gaps, const T* __restrict drift,
+                                    T reach, index_t k, Flag* __restrict flags) {
     constexpr T kUp = T(1) + T(2) * std::numeric_limits<T>::epsilon();  // (a + b) * kUp >= the exact a + b
     Flag count = 0;
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        Flag sum = 0;
-        for (index_t c = 0; c < k; ++c) {
-            const Flag open = static_cast<Flag>(!(lower[c] > (reach + drift[c]) * kUp) & !(half_gaps[c] > reach));
-            flags[c] = open;
-            sum += open;
-        }
-        count = sum;
-    });
+    for (index_t c = 0; c < k; ++c) {
+        const Flag open = static_cast<Flag>(!(lower[c] > (reach + drift[c]) * kUp) & !(half_gaps[c] > reach));
+        flags[c] = open;
+        count += open;
+    }
     return static_cast<index_t>(count);
+}
+
+template <class T, class Flag = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>>
+index_t flag_candidates(const T* lower, const T* half_gaps, const T* drift, T reach, index_t k, Flag* flags) {
+    index_t count = 0;
+    isa::dispatch<isa::Level::avx2>([&](auto) { count = flag_candidates_loop(lower, half_gaps, drift, reach, k, flags); });
+    return count;
 }
 
 template <class T>
