@@ -306,7 +306,8 @@ def test_same_result_for_every_instruction_set(instruction_sets, dtype):
         assert _core.isa_level() == level
         fits = [KMeans(k, algorithm=algorithm, random_state=3, n_threads=1).fit(X) for k in (45, 100)
                 for algorithm in ALGORITHMS]
-        return fits, [fit.predict(new) for fit in fits], _core.nearest_centers(new, fits[0].cluster_centers_, 1)[1]
+        sq_distances = _core.nearest_centers(new, fits[0].cluster_centers_, n_threads=1)["sq_distances"]
+        return fits, [fit.predict(new) for fit in fits], sq_distances
 
     reference, labels, sq_distances = run(instruction_sets[0])
     assert reference[0].n_iter_ > 5
