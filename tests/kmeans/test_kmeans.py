@@ -531,6 +531,21 @@ def test_bad_parameters(params, error, message, X):
         KMeans(**params).fit(X)
 
 
+def test_core_takes_exactly_the_algorithm_names(X):
+    """The estimator's choice list is the one the C++ parser accepts; arguments after the data are
+    keyword-only."""
+    from vecclust._kmeans.estimator import ALGORITHMS as NAMES
+
+    options = {"sample_weight": None, "max_iter": 5, "tol": 0.0, "n_threads": 1}
+    results = [_core.kmeans(X, X[:3].copy(), algorithm=name, **options) for name in NAMES]
+    for result in results[1:]:
+        np.testing.assert_array_equal(result["centers"], results[0]["centers"])
+    with pytest.raises(ValueError, match="unknown k-means algorithm 'full'"):
+        _core.kmeans(X, X[:3].copy(), algorithm="full", **options)
+    with pytest.raises(TypeError):
+        _core.kmeans(X, X[:3].copy(), None, 5, 0.0, "lloyd", 1)
+
+
 @pytest.mark.parametrize("weights, message", [
     (-np.ones(30), "non-negative"),
     (np.zeros(30), "all zero"),
