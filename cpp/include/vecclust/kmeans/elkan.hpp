@@ -49,10 +49,9 @@ inline T lower_bound_from(T squared, T drift_below, T shrink) {
     return (std::sqrt(squared) * shrink + drift_below) * kDown;
 }
 
-// lower_bound_from for k centres at once.
+// lower_bound_from for k centres at once (vectorised with a run-time overlap check).
 template <class T>
-void lower_bounds_from(const T* __restrict squared, const T* __restrict drift_below, index_t k, T shrink,
-                       T* __restrict out) {
+void lower_bounds_from(const T* squared, const T* drift_below, index_t k, T shrink, T* out) {
     isa::dispatch<isa::Level::avx2>([&](auto) {
         for (index_t c = 0; c < k; ++c) out[c] = lower_bound_from(squared[c], drift_below[c], shrink);
     });
