@@ -56,8 +56,10 @@ class Real:
     def __call__(self, value, name: str):
         if value is None and self.none_ok:
             return None
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a finite number, got {value!r}")
+        if not math.isfinite(value):  # the right type, a wrong value (as scikit-learn has it)
+            raise ValueError(f"{name}={value} must be a finite number")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             raise ValueError(f"{name}={value} must be {'>' if self.low_open else '>='} {self.low}")
         if self.high is not None and (value >= self.high if self.high_open else value > self.high):
@@ -80,9 +82,13 @@ class Options:
 
 @dataclass(frozen=True)
 class Boolean:
+    """True or False; any int too when int_ok (a verbosity level, used as a flag)."""
+
+    int_ok: bool = False
+
     def __call__(self, value, name: str):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {value!r}")
+        if not isinstance(value, (bool, np.bool_, numbers.Integral) if self.int_ok else (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False{' or an int' if self.int_ok else ''}, got {value!r}")
         return bool(value)
 
 
