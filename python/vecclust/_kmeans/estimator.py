@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
 from .._utils.numerics import scaled_tol
+from .._utils.scaling import scale_for
 from .._utils.validation import (Boolean, Integer, Options, Real, check_choice, check_int, check_weights,
                                  effective_n_threads, native_byte_order, seed_from, validate_params)
 
@@ -154,6 +155,11 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
             if weights_fit is not None and not np.any(weights_fit > 0):
                 raise ValueError(f"every sample of the max_fit_samples={fit_size} subsample has weight zero; "
                                  "increase max_fit_samples")
+        # Data near the dtype's limits is clustered at a power-of-two scale (exact; see scaling.py).
+        scale = scale_for(X, "sqeuclidean", weights, others=(init,) if isinstance(init, np.ndarray) else ())
+        X, X_fit, weights, weights_fit = scale.data(X), scale.data(X_fit), scale.weights(weights), scale.weights(weights_fit)
+        if isinstance(init, np.ndarray):
+            init = scale.data(init)
         absolute_tol = scaled_tol(X_fit, params["tol"])
 
         best = None
@@ -177,9 +183,9 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         if distinct < n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({n_clusters}). "
                           "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = centers
+        self.cluster_centers_ = scale.unscale_data(centers)
         self.labels_ = labels
-        self.inertia_ = inertia
+        self.inertia_ = scale.loss(inertia)
         self.n_iter_ = int(best["n_iter"])
         self._n_features_out = n_clusters
         return self
@@ -234,18 +240,23 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
     def predict(self, X):
         """Index of the nearest centre of each sample (the first on ties)."""
         X, centers = self._check_test_data(X)
-        return _core.nearest_centers(X, centers, n_threads=effective_n_threads(self.n_threads))["labels"]
+        scale = scale_for(X, "sqeuclidean", others=(centers,))
+        return _core.nearest_centers(scale.data(X), scale.data(centers), n_threads=effective_n_threads(self.n_threads))["labels"]
 
     def transform(self, X):
         """Euclidean distances from each sample to each centre, shape (n_samples, n_clusters)."""
         X, centers = self._check_test_data(X)
-        return _core.pairwise_distances(X, centers, metric="euclidean", n_threads=effective_n_threads(self.n_threads))
+        scale = scale_for(X, "euclidean", others=(centers,))
+        return scale.distances(_core.pairwise_distances(scale.data(X), scale.data(centers), metric="euclidean",
+                                                        n_threads=effective_n_threads(self.n_threads)))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) sum of squared distances of X to the nearest centres."""
         X, centers = self._check_test_data(X)
         weights = check_weights(sample_weight, X.shape[0], X.dtype)
-        return -assign(X, centers, weights, effective_n_threads(self.n_threads))[1]
+        scale = scale_for(X, "sqeuclidean", weights, others=(centers,))
+        inertia = assign(scale.data(X), scale.data(centers), scale.weights(weights), effective_n_threads(self.n_threads))[1]
+        return -scale.loss(inertia)
 
 
 def assign(X, centers, weights, n_threads):

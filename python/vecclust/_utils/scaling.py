@@ -32,6 +32,10 @@ class Scale:
     def data(self, X):
         return X if self.x_exponent == 0 else np.ldexp(X, -self.x_exponent).astype(X.dtype, copy=False)
 
+    def unscale_data(self, X):
+        """Data-space values (centres) computed on scaled data, back in the data's units."""
+        return X if self.x_exponent == 0 else np.ldexp(X, self.x_exponent).astype(X.dtype, copy=False)
+
     def weights(self, weights):
         if weights is None or self.weight_exponent == 0:
             return weights

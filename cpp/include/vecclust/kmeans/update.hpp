@@ -80,7 +80,10 @@ class CenterUpdate {
   private:
     double weight(index_t i) const { return weights_ ? static_cast<double>(weights_[i]) : 1.0; }
 
-    // The `count` points farthest from their centres, farthest first (the first index on ties).
+    // The `count` points farthest from their centres, farthest first (the first index on ties),
+    // leaving out points on their centre: moving one of those into an empty cluster only makes
+    // a second copy of its centre, which the rounding of the means can then make the two trade
+    // labels forever (duplicate points with k above their distinct count).
     std::vector<index_t> farthest_points(const std::vector<T>& centers, const std::vector<index_t>& labels, index_t count) {
         std::vector<T> dist(static_cast<size_t>(n_));
         pool_.for_chunks(n_, kChunk, [&](index_t begin, index_t end, index_t) {
@@ -95,20 +98,22 @@ class CenterUpdate {
                    (dist[static_cast<size_t>(a)] == dist[static_cast<size_t>(b)] && a < b);
         });
         order.resize(static_cast<size_t>(count));
+        while (!order.empty() && dist[static_cast<size_t>(order.back())] == T(0)) order.pop_back();
         return order;
     }
 
-    // Moves the farthest points into the empty clusters' sums. Returns whether any was empty.
+    // Moves the farthest points into the empty clusters' sums. Returns whether any centre moved.
     bool relocate_empty(std::vector<T>& centers, const std::vector<index_t>& labels, std::vector<double>& sums,
                         std::vector<double>& weights) {
         std::vector<index_t> empty;
         for (index_t c = 0; c < k_; ++c)
             if (weights[static_cast<size_t>(c)] == 0.0) empty.push_back(c);
         if (empty.empty()) return false;
-        const auto n_take = std::min<index_t>(static_cast<index_t>(empty.size()), n_);
-        const std::vector<index_t> farthest = farthest_points(centers, labels, n_take);
-        for (index_t e = 0; e < n_take; ++e) {
-            const index_t point = farthest[static_cast<size_t>(e)], target = empty[static_cast<size_t>(e)];
+        const std::vector<index_t> farthest =
+            farthest_points(centers, labels, std::min<index_t>(static_cast<index_t>(empty.size()), n_));
+        if (farthest.empty()) return false;  // every point is on its centre: the empty clusters stay
+        for (size_t e = 0; e < farthest.size(); ++e) {
+            const index_t point = farthest[e], target = empty[e];
             const index_t source = labels[static_cast<size_t>(point)];
             const double w = weight(point);
             for (index_t j = 0; j < d_; ++j) {
