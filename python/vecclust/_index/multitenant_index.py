@@ -189,7 +189,9 @@ class MultiTenantIndex:
         """Adds the rows of X (n, dim) with the given external ids (>= 0), owned by `tenant`.
 
         Raises ValueError, and adds nothing, if an id is negative, repeated or already in the
-        index, or if X contains NaN or infinity.
+        index, or if X contains NaN or infinity or values its float32 distances cannot take:
+        above sqrt(FLT_MAX / (8 dim)) in magnitude (1.6e18 at dim 16) for "l2" and "ip", or
+        a batch whose values are all below 2**-63 (about 1e-19) in magnitude.
         """
         X = self._rows(X, "X")
         ids = _id_array(ids)

@@ -2,9 +2,10 @@
 // with IndexSettings: the options checked once and the rounding constants derived from them.
 #pragma once
 
-#include <algorithm>  // std::fill
-#include <cmath>      // std::sqrt
+#include <algorithm>  // std::fill, std::max
+#include <cmath>      // std::sqrt, std::nextafter
 #include <cstdint>    // std::int64_t, std::uint32_t
+#include <cstdio>     // std::snprintf
 #include <cstring>    // std::memcpy
 #include <limits>     // std::numeric_limits
 #include <memory>     // std::unique_ptr
@@ -133,23 +134,62 @@ class IndexSettings {
         for (index_t j = 0; j < options_.dim; ++j) v[j] *= inverse;
     }
 
-    // Finite values (and, for cosine, a non-zero norm) in every row.
-    void check_vectors(const float* x, index_t n, const char* what) const {
+    // Every row finite and within the range float32 distances can be computed in: with |values|
+    // at most largest_magnitude(), no sum of squared differences or products overflows. A batch
+    // to store (not queries: small queries against ordinary rows are fine) must also not be so
+    // small throughout that its squared differences lose all precision (l2, ip) or that
+    // normalising overflows (cosine); single tiny rows among others are fine. Rows of zeros are
+    // fine except for cosine.
+    void check_vectors(const float* x, index_t n, const char* what, bool stored) const {
         const index_t d = options_.dim;
+        const bool cosine = options_.metric == IndexMetric::cosine;  // rows normalised in double first
+        const float high = cosine ? std::numeric_limits<float>::max() : largest_magnitude();
+        const float low = cosine ? std::numeric_limits<float>::min() : 0x1p-63f;
+        std::uint32_t high_bits, batch_largest = 0;
+        std::memcpy(&high_bits, &high, sizeof high);
         for (index_t i = 0; i < n; ++i) {
-            // On the bits, so that the loop vectorises: all exponent bits set is NaN or infinity.
-            std::uint32_t not_finite = 0, any_nonzero = 0;
+            // On the bits, so that the loop vectorises: the magnitude bits order as |value| does,
+            // and all exponent bits set is NaN or infinity.
+            std::uint32_t largest = 0;
             for (index_t j = 0; j < d; ++j) {
                 std::uint32_t bits;
                 std::memcpy(&bits, x + i * d + j, sizeof bits);
-                not_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-                any_nonzero |= bits & 0x7fffffffu;
+                largest = std::max(largest, bits & 0x7fffffffu);
             }
-            if (not_finite)
-                throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " contains NaN or infinity");
-            if (options_.metric == IndexMetric::cosine && !any_nonzero)
-                throw std::invalid_argument(std::string(what) + " " + std::to_string(i) + " is all zeros, which has no cosine distance");
+            const std::string row = std::string(what) + " " + std::to_string(i);
+            if (largest >= 0x7f800000u) throw std::invalid_argument(row + " contains NaN or infinity");
+            if (largest > high_bits)
+                throw std::invalid_argument(row + " has a value of magnitude " + short_number(from_bits(largest)) +
+                                            ", above " + short_number(high) + ", the largest the index takes at dim=" +
+                                            std::to_string(d) + " (its float32 distances would overflow): rescale the vectors");
+            if (cosine && largest == 0) throw std::invalid_argument(row + " is all zeros, which has no cosine distance");
+            batch_largest = std::max(batch_largest, largest);
         }
+        if (stored && batch_largest != 0 && from_bits(batch_largest) < low)
+            throw std::invalid_argument(std::string("the largest magnitude of these vectors, ") +
+                                        short_number(from_bits(batch_largest)) + ", is below " + short_number(low) +
+                                        ", the smallest the index resolves (their float32 distances would underflow): "
+                                        "rescale the vectors");
+    }
+
+    static float from_bits(std::uint32_t bits) {
+        float value;
+        std::memcpy(&value, &bits, sizeof value);
+        return value;
+    }
+
+    // sqrt(FLT_MAX / (8 dim)), rounded down: sums of dim terms (2 m)^2 or m^2, each rounded,
+    // stay well below FLT_MAX.
+    float largest_magnitude() const {
+        const double limit = std::sqrt(static_cast<double>(std::numeric_limits<float>::max()) / (8.0 * static_cast<double>(options_.dim)));
+        const auto rounded = static_cast<float>(limit);
+        return static_cast<double>(rounded) > limit ? std::nextafter(rounded, 0.0f) : rounded;
+    }
+
+    static std::string short_number(double value) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.3g", value);
+        return text;
     }
 
     IndexOptions options_;

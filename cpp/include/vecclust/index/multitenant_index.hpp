@@ -76,7 +76,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         require(n >= 1, "train() needs at least one vector");
         require(n_vectors_ == 0, "train() can only be called on an empty index (this one holds " +
                                      std::to_string(n_vectors_) + " vectors)");
-        check_vectors(x, n, "training vector");
+        check_vectors(x, n, "training vector", true);
         const index_t d = options_.dim;
         std::vector<float> data(x, x + n * d);
         if (options_.metric == IndexMetric::cosine)
@@ -105,7 +105,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     void add(const float* x, index_t n, const std::int64_t* ids, std::int64_t tenant, Control& control) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
         require(trained_, "add() before train(): train the index on representative vectors first");
-        check_vectors(x, n, "vector");
+        check_vectors(x, n, "vector", true);
         std::vector<std::int64_t> sorted(ids, ids + n);
         std::sort(sorted.begin(), sorted.end());
         for (index_t i = 1; i < n; ++i)
@@ -249,7 +249,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         require(trained_, "search() before train(): the index is empty and untrained");
         require(k >= 1, "k must be >= 1");  // the outputs hold k per query
         require(n_tenants == 1 || n_tenants == m, "give one tenant, or one tenant per query");
-        check_vectors(queries, m, "query");
+        check_vectors(queries, m, "query", false);
         std::uint32_t one_tenant = kNone;
         std::vector<std::uint32_t> many;
         if (n_tenants == 1) {
