@@ -157,7 +157,8 @@ void require_data(const py::array& x, const std::string& metric) {
 
 py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_clusters, index_t n_sampling,
                        int n_sampling_iter, const std::string& method, const std::string& init, bool keep_medoids,
-                       int max_iter, std::uint64_t seed, const py::object& sample_weight, int n_threads, bool verbose) {
+                       int max_iter, std::uint64_t seed, bool refine, const py::object& sample_weight, int n_threads,
+                       bool verbose) {
     require_data(x, metric);
     ClaraOptions options;
     options.n_clusters = n_clusters;
@@ -168,6 +169,7 @@ py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_
     options.keep_medoids = keep_medoids;
     options.max_iter = max_iter;
     options.seed = seed;
+    options.refine = refine;
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         ClaraResult r = fit_on<T, ClaraFeatures, ClaraMatrix>(
@@ -176,6 +178,7 @@ py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_
         py::dict out = result_dict(std::move(r.best));
         out["best_sample"] = r.best_sample;
         out["sample_losses"] = to_numpy(std::move(r.sample_losses));
+        out["refine_losses"] = to_numpy(std::move(r.refine_losses));
         return out;
     });
 }
@@ -217,8 +220,9 @@ void bind_kmedoids(py::module_& m) {
           py::arg("n_threads"), "Distances between the rows of X and the rows of Y.");
     m.def("clara", &clara_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
           py::arg("n_sampling"), py::arg("n_sampling_iter"), py::arg("method"), py::arg("init"), py::arg("keep_medoids"),
-          py::arg("max_iter"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"), py::arg("verbose"),
-          "CLARA: k-medoids on samples, scored on all points; metric may be 'precomputed'.");
+          py::arg("max_iter"), py::arg("seed"), py::arg("refine"), py::arg("sample_weight"), py::arg("n_threads"),
+          py::arg("verbose"), "CLARA: k-medoids on samples, scored on all points, then refined on all points; metric "
+          "may be 'precomputed'.");
     m.def("clarans", &clarans_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
           py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"),
           py::arg("verbose"), "FastCLARANS: randomised swap search with distances on demand; metric may be 'precomputed'.");

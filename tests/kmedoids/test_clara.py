@@ -44,8 +44,12 @@ def assert_sample_losses_consistent(clara, n_sampling_iter):
     assert losses.shape == (n_sampling_iter,)
     assert np.all(np.isfinite(losses))
     assert 0 <= clara.best_sample_ < n_sampling_iter
-    assert clara.inertia_ == losses[clara.best_sample_] == losses.min()
+    assert losses[clara.best_sample_] == losses.min()
     assert clara.best_sample_ == int(np.argmin(losses))  # the first of equal losses is kept
+    # refinement starts from the best sample's medoids and keeps only steps that lower the loss
+    steps = np.concatenate([[losses.min()], clara.refine_losses_])
+    assert np.all(np.diff(steps) < 0)
+    assert clara.inertia_ == steps[-1]
 
 
 @pytest.fixture(scope="module")
@@ -292,8 +296,13 @@ def test_verbose_prints_one_line_per_sample(capsys):
     X = np.random.default_rng(6).normal(size=(300, 2))
     clara = CLARA(6, n_sampling=30, n_sampling_iter=7, random_state=4, verbose=True).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
-    matches = ref.check_progress_lines(lines, LINE, clara.sample_losses_)
-    assert len(matches) == 7
+    refinement = [line for line in lines if line.startswith("refinement step")]
+    matches = ref.check_progress_lines(lines[:7], LINE, clara.sample_losses_)
+    assert len(matches) == 7 and lines[7:] == refinement
+    # every refinement step is reported with its loss; the kept ones are refine_losses_
+    kept = [float(line.split()[-1]) for line in refinement if not line.endswith("discarded)")]
+    np.testing.assert_allclose(kept, clara.refine_losses_, atol=1e-6)
+    assert len(refinement) >= len(clara.refine_losses_) > 0
     assert int(matches[clara.best_sample_][3]) == clara.n_swaps_
     CLARA(6, n_sampling=30, random_state=4).fit(X)
     assert capsys.readouterr().out == ""

@@ -11,6 +11,7 @@
 
 #include "vecclust/kmedoids/assignment.hpp"
 #include "vecclust/kmedoids/kmedoids.hpp"
+#include "vecclust/kmedoids/refine.hpp"
 #include "vecclust/base/random.hpp"
 
 namespace vecclust {
@@ -24,13 +25,31 @@ struct ClaraOptions {
     bool keep_medoids = true;  // the best medoids so far are part of every later sample
     int max_iter = 300;
     std::uint64_t seed = 0;
+    bool refine = true;  // refine the best sample's medoids on all points (refine.hpp)
 };
 
 struct ClaraResult {
     KMedoidsResult best;  // over all points; n_iter and n_swaps are the best sample's
     int best_sample = 0;
     std::vector<double> sample_losses;
+    std::vector<double> refine_losses;  // the loss after each refinement step kept
 };
+
+namespace detail {
+
+// Sum over members of weight x distance, each term rounded to T as the loss's terms are; a
+// point's distance to itself is exactly 0 (cosine rounding).
+template <class T>
+double weighted_sum(const std::vector<index_t>& members, index_t candidate, const T* dist, const T* weights) {
+    double sum = 0.0;
+    for (size_t a = 0; a < members.size(); ++a) {
+        const T d = members[a] == candidate ? T(0) : dist[a];
+        sum += static_cast<double>(weights ? weights[members[a]] * d : d);
+    }
+    return sum;
+}
+
+}  // namespace detail
 
 // CLARA's view of feature vectors: a sample's distance matrix, and the nearest medoids.
 template <class T>
@@ -47,6 +66,21 @@ class ClaraFeatures {
 
     NearestMedoids<T> nearest(const std::vector<index_t>& medoids, const T* weights, ThreadPool& pool) const {
         return nearest_medoids(x_, n_, d_, metric_, medoids, weights, pool);
+    }
+
+    // For each candidate, the (weighted) sum of its distances to `members`, as the loss sums them.
+    std::vector<double> costs(const std::vector<index_t>& candidates, const std::vector<index_t>& members,
+                              const T* weights) const {
+        std::vector<T> rows(members.size() * static_cast<size_t>(d_)), query(static_cast<size_t>(d_)), dist(members.size());
+        for (size_t a = 0; a < members.size(); ++a) std::copy(x_ + members[a] * d_, x_ + (members[a] + 1) * d_, rows.begin() + a * d_);
+        const FeatureSource<T> source(rows.data(), static_cast<index_t>(members.size()), d_, metric_);
+        std::vector<double> out;
+        for (index_t candidate : candidates) {
+            source.prepare_query(x_ + candidate * d_, query.data());
+            source.distances_to(query.data(), dist.data());
+            out.push_back(detail::weighted_sum(members, candidate, dist.data(), weights));
+        }
+        return out;
     }
 
   private:
@@ -70,6 +104,17 @@ class ClaraMatrix {
 
     NearestMedoids<T> nearest(const std::vector<index_t>& medoids, const T* weights, ThreadPool& pool) const {
         return nearest_medoids(matrix_, medoids, weights, pool);
+    }
+
+    std::vector<double> costs(const std::vector<index_t>& candidates, const std::vector<index_t>& members,
+                              const T* weights) const {
+        std::vector<T> dist(members.size());
+        std::vector<double> out;
+        for (index_t candidate : candidates) {
+            for (size_t a = 0; a < members.size(); ++a) dist[a] = matrix_.at(candidate, members[a]);
+            out.push_back(detail::weighted_sum(members, candidate, dist.data(), weights));
+        }
+        return out;
     }
 
   private:
@@ -143,6 +188,11 @@ ClaraResult clara(const Data& data, const T* weights, const ClaraOptions& option
                            std::to_string(local.n_swaps) + " swaps, loss over all points " + std::to_string(scored.loss) +
                            (improved ? " (best so far)" : ""));
         control.poll();
+    }
+    if (options.refine) {
+        RefineOptions refine;
+        refine.seed = seeds.fork();
+        result.refine_losses = refine_medoids<T>(data, weights, result.best, refine, pool);
     }
     return result;
 }
