@@ -11,6 +11,7 @@
 
 #include "vecclust/base/common.hpp"
 #include "vecclust/base/parallel.hpp"
+#include "vecclust/cpu/isa.hpp"
 #include "vecclust/mixture/params.hpp"
 #include "vecclust/mixture/tile_kernels.hpp"
 
@@ -135,8 +136,11 @@ class MixturePasses {
         pool_.run(n_tiles, [&](index_t t, int thread_id) {
             auto& s = scratch_[static_cast<size_t>(thread_id)];
             const index_t begin = t * kTile, count = std::min(kTile, n_ - begin);
-            gmm_detail::load_tile(x_ + begin * d_, count, d_, s.tile.data());
-            e_step_tile(model, count, s);
+            // one dispatch per tile step: its kernels are inlined into one function per level
+            isa::dispatch<isa::Level::avx2>([&](auto) {
+                gmm_detail::load_tile(x_ + begin * d_, count, d_, s.tile.data());
+                e_step_tile(model, count, s);
+            });
             for (index_t p = 0; p < count; ++p) {
                 for (index_t c = 0; c < k_; ++c)
                     weighted_log_prob[(begin + p) * k_ + c] = s.wlp[static_cast<size_t>(c * kTile + p)];
@@ -172,7 +176,7 @@ class MixturePasses {
 
     // One pass over the tiles: `responsibilities(begin, count, scratch)` fills scratch.resp
     // from the loaded tile (and returns its log-likelihood sum), then each component's sums
-    // are added to the task's. Task sums are combined in task order.
+    // are added to the task's, all in one dispatch per tile. Task sums are combined in task order.
     template <class Responsibilities>
     double accumulate(const double* shifts, bool second_moments, gmm_detail::Statistics& out,
                       Responsibilities&& responsibilities) {
@@ -191,19 +195,21 @@ class MixturePasses {
             std::fill(s.lanes.begin(), s.lanes.end(), 0.0);
             for (index_t begin = first_point; begin < last_point; begin += kTile) {
                 const index_t count = std::min(kTile, last_point - begin);
-                gmm_detail::load_tile(x_ + begin * d_, count, d_, s.tile.data());
-                log_likelihood += responsibilities(begin, count, s);
-                for (index_t c = 0; c < k_; ++c) {
-                    double* lanes = s.lanes.data() + (fold_per_task_ ? c * per_component : 0);
-                    const double* resp = s.resp.data() + c * kTile;
-                    if (type_ == CovarianceType::full) {
-                        gmm_detail::centre_tile(s.tile.data(), d_, shifts + c * d_, s.diff.data());
-                        gmm_detail::accumulate_full(s.diff.data(), resp, d_, second_moments, s.weighted.data(), lanes);
-                    } else {
-                        gmm_detail::accumulate_diag(s.tile.data(), shifts + c * d_, resp, d_, second_moments, lanes);
+                isa::dispatch<isa::Level::avx2>([&](auto) {
+                    gmm_detail::load_tile(x_ + begin * d_, count, d_, s.tile.data());
+                    log_likelihood += responsibilities(begin, count, s);
+                    for (index_t c = 0; c < k_; ++c) {
+                        double* lanes = s.lanes.data() + (fold_per_task_ ? c * per_component : 0);
+                        const double* resp = s.resp.data() + c * kTile;
+                        if (type_ == CovarianceType::full) {
+                            gmm_detail::centre_tile(s.tile.data(), d_, shifts + c * d_, s.diff.data());
+                            gmm_detail::accumulate_full(s.diff.data(), resp, d_, second_moments, s.weighted.data(), lanes);
+                        } else {
+                            gmm_detail::accumulate_diag(s.tile.data(), shifts + c * d_, resp, d_, second_moments, lanes);
+                        }
+                        if (!fold_per_task_) fold_into(lanes, c, sums);
                     }
-                    if (!fold_per_task_) fold_into(lanes, c, sums);
-                }
+                });
             }
             if (fold_per_task_)
                 for (index_t c = 0; c < k_; ++c) fold_into(s.lanes.data() + c * per_component, c, sums);

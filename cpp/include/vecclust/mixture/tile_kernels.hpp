@@ -1,8 +1,9 @@
 // The per-tile kernels of the mixture passes: loading a tile, log densities through the
 // precision Cholesky factors, log-sum-exp responsibilities and the lane partial sums of the
 // M-step. A tile holds kTile points dimension by dimension, so every per-point loop vectorises
-// across points without reordering a sum; each kernel runs through isa::dispatch (plain loops:
-// AVX2 at most), with the same IEEE operations at every level.
+// across points without reordering a sum. The kernels are plain loops, called inside one
+// isa::dispatch per tile step (passes.hpp), so they are inlined and vectorised together at the
+// chosen level, with the same IEEE operations at every level.
 #pragma once
 
 #include <algorithm>  // std::fill
@@ -11,7 +12,6 @@
 #include <cstring>    // std::memcpy
 
 #include "vecclust/base/common.hpp"
-#include "vecclust/cpu/isa.hpp"
 #include "vecclust/mixture/params.hpp"
 
 namespace vecclust::gmm_detail {
@@ -31,56 +31,48 @@ inline index_t second_moment_size(CovarianceType type, index_t d) {
 // Copies `count` points (row-major) into a tile (dimension-major), in double; padding is zero.
 template <class T>
 void load_tile(const T* x, index_t count, index_t d, double* tile) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        if (count < kTile) std::fill(tile, tile + d * kTile, 0.0);
-        for (index_t p = 0; p < count; ++p)
-            for (index_t j = 0; j < d; ++j) tile[j * kTile + p] = static_cast<double>(x[p * d + j]);
-    });
+    if (count < kTile) std::fill(tile, tile + d * kTile, 0.0);
+    for (index_t p = 0; p < count; ++p)
+        for (index_t j = 0; j < d; ++j) tile[j * kTile + p] = static_cast<double>(x[p * d + j]);
 }
 
 // diff = tile - center, feature by feature.
 inline void centre_tile(const double* tile, index_t d, const double* center, double* diff) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        for (index_t j = 0; j < d; ++j) {
-            const double c = center[j];
-            for (index_t p = 0; p < kTile; ++p) diff[j * kTile + p] = tile[j * kTile + p] - c;
-        }
-    });
+    for (index_t j = 0; j < d; ++j) {
+        const double c = center[j];
+        for (index_t p = 0; p < kTile; ++p) diff[j * kTile + p] = tile[j * kTile + p] - c;
+    }
 }
 
 // maha[p] = |diff_p U|^2 for an upper-triangular U: y_j = sum_{i <= j} diff_i U_ij, summed in
 // order of i; kLanes points at a time so the partial results stay in registers.
 inline void mahalanobis_full(const double* diff, index_t d, const double* chol, double* maha) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        for (index_t g = 0; g < kTile; g += kLanes) {
-            double total[kLanes] = {};
-            for (index_t j = 0; j < d; ++j) {
-                double y[kLanes] = {};
-                for (index_t i = 0; i <= j; ++i) {
-                    const double u = chol[i * d + j];
-                    const double* row = diff + i * kTile + g;
-                    for (index_t l = 0; l < kLanes; ++l) y[l] += row[l] * u;
-                }
-                for (index_t l = 0; l < kLanes; ++l) total[l] += y[l] * y[l];
+    for (index_t g = 0; g < kTile; g += kLanes) {
+        double total[kLanes] = {};
+        for (index_t j = 0; j < d; ++j) {
+            double y[kLanes] = {};
+            for (index_t i = 0; i <= j; ++i) {
+                const double u = chol[i * d + j];
+                const double* row = diff + i * kTile + g;
+                for (index_t l = 0; l < kLanes; ++l) y[l] += row[l] * u;
             }
-            for (index_t l = 0; l < kLanes; ++l) maha[g + l] = total[l];
+            for (index_t l = 0; l < kLanes; ++l) total[l] += y[l] * y[l];
         }
-    });
+        for (index_t l = 0; l < kLanes; ++l) maha[g + l] = total[l];
+    }
 }
 
 // maha[p] = sum_j ((x_pj - mean_j) u_j)^2 for diagonal precision Cholesky factors u, straight
 // from the tile (centring on the fly saves a pass through memory).
 inline void mahalanobis_diag(const double* tile, index_t d, const double* mean, const double* chol, double* maha) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        for (index_t p = 0; p < kTile; ++p) maha[p] = 0.0;
-        for (index_t j = 0; j < d; ++j) {
-            const double m = mean[j], u = chol[j];
-            for (index_t p = 0; p < kTile; ++p) {
-                const double y = (tile[j * kTile + p] - m) * u;
-                maha[p] += y * y;
-            }
+    for (index_t p = 0; p < kTile; ++p) maha[p] = 0.0;
+    for (index_t j = 0; j < d; ++j) {
+        const double m = mean[j], u = chol[j];
+        for (index_t p = 0; p < kTile; ++p) {
+            const double y = (tile[j * kTile + p] - m) * u;
+            maha[p] += y * y;
         }
-    });
+    }
 }
 
 // The kLanes partial sums of a sum over points, added pairwise: a fixed order, the same on every
@@ -115,38 +107,34 @@ inline index_t sums_per_component(CovarianceType type, index_t d) { return 1 + d
 // diff = x - shift is given. `weighted` is scratch.
 inline void accumulate_full(const double* diff, const double* resp, index_t d, bool second_moments, double* weighted,
                             double* lanes) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        add_to_lanes(resp, lanes);
-        lanes += kLanes;
-        for (index_t i = 0; i < d; ++i)
-            for (index_t p = 0; p < kTile; ++p) weighted[i * kTile + p] = resp[p] * diff[i * kTile + p];
-        for (index_t i = 0; i < d; ++i, lanes += kLanes) add_to_lanes(weighted + i * kTile, lanes);
-        if (!second_moments) return;
-        for (index_t i = 0; i < d; ++i)
-            for (index_t j = i; j < d; ++j, lanes += kLanes) add_products_to_lanes(weighted + i * kTile, diff + j * kTile, lanes);
-    });
+    add_to_lanes(resp, lanes);
+    lanes += kLanes;
+    for (index_t i = 0; i < d; ++i)
+        for (index_t p = 0; p < kTile; ++p) weighted[i * kTile + p] = resp[p] * diff[i * kTile + p];
+    for (index_t i = 0; i < d; ++i, lanes += kLanes) add_to_lanes(weighted + i * kTile, lanes);
+    if (!second_moments) return;
+    for (index_t i = 0; i < d; ++i)
+        for (index_t j = i; j < d; ++j, lanes += kLanes) add_products_to_lanes(weighted + i * kTile, diff + j * kTile, lanes);
 }
 
 // The same for diagonal covariances (sum r, sum r diff_i, sum r diff_i^2), centring the tile
 // on the fly.
 inline void accumulate_diag(const double* tile, const double* shift, const double* resp, index_t d,
                             bool second_moments, double* lanes) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        add_to_lanes(resp, lanes);
-        double* first = lanes + kLanes;
-        double* second = first + d * kLanes;
-        for (index_t i = 0; i < d; ++i, first += kLanes, second += kLanes) {
-            const double* row = tile + i * kTile;
-            const double s = shift[i];
-            double diff[kTile], weighted[kTile];
-            for (index_t p = 0; p < kTile; ++p) {
-                diff[p] = row[p] - s;
-                weighted[p] = resp[p] * diff[p];
-            }
-            add_to_lanes(weighted, first);
-            if (second_moments) add_products_to_lanes(weighted, diff, second);
+    add_to_lanes(resp, lanes);
+    double* first = lanes + kLanes;
+    double* second = first + d * kLanes;
+    for (index_t i = 0; i < d; ++i, first += kLanes, second += kLanes) {
+        const double* row = tile + i * kTile;
+        const double s = shift[i];
+        double diff[kTile], weighted[kTile];
+        for (index_t p = 0; p < kTile; ++p) {
+            diff[p] = row[p] - s;
+            weighted[p] = resp[p] * diff[p];
         }
-    });
+        add_to_lanes(weighted, first);
+        if (second_moments) add_products_to_lanes(weighted, diff, second);
+    }
 }
 
 // exp(x) for x <= 0 in plain IEEE and integer operations, so that it vectorises across points
@@ -206,28 +194,26 @@ inline double exp_non_positive(double x) {
 // Padding points (p >= count) get zero responsibility.
 inline void normalise_tile(const double* wlp, index_t k, index_t count, double* resp,
                            double* log_norm) {
-    isa::dispatch<isa::Level::avx2>([&](auto) {
-        double top[kTile], sum[kTile];
-        for (index_t p = 0; p < kTile; ++p) top[p] = wlp[p], sum[p] = 0.0;
-        for (index_t c = 1; c < k; ++c)
-            for (index_t p = 0; p < kTile; ++p) {
-                const double value = wlp[c * kTile + p];
-                top[p] = value > top[p] ? value : top[p];
-            }
-        for (index_t c = 0; c < k; ++c) {
-            for (index_t p = 0; p < kTile; ++p) {
-                const double e = exp_non_positive(wlp[c * kTile + p] - top[p]);
-                resp[c * kTile + p] = e;
-                sum[p] += e;
-            }
+    double top[kTile], sum[kTile];
+    for (index_t p = 0; p < kTile; ++p) top[p] = wlp[p], sum[p] = 0.0;
+    for (index_t c = 1; c < k; ++c)
+        for (index_t p = 0; p < kTile; ++p) {
+            const double value = wlp[c * kTile + p];
+            top[p] = value > top[p] ? value : top[p];
         }
-        double inverse[kTile];
-        for (index_t p = 0; p < kTile; ++p) inverse[p] = p < count ? 1.0 / sum[p] : 0.0;
-        for (index_t c = 0; c < k; ++c)
-            for (index_t p = 0; p < kTile; ++p) resp[c * kTile + p] *= inverse[p];
-        for (index_t p = 0; p < count; ++p) log_norm[p] = top[p] + std::log(sum[p]);
-        for (index_t p = count; p < kTile; ++p) log_norm[p] = 0.0;
-    });
+    for (index_t c = 0; c < k; ++c) {
+        for (index_t p = 0; p < kTile; ++p) {
+            const double e = exp_non_positive(wlp[c * kTile + p] - top[p]);
+            resp[c * kTile + p] = e;
+            sum[p] += e;
+        }
+    }
+    double inverse[kTile];
+    for (index_t p = 0; p < kTile; ++p) inverse[p] = p < count ? 1.0 / sum[p] : 0.0;
+    for (index_t c = 0; c < k; ++c)
+        for (index_t p = 0; p < kTile; ++p) resp[c * kTile + p] *= inverse[p];
+    for (index_t p = 0; p < count; ++p) log_norm[p] = top[p] + std::log(sum[p]);
+    for (index_t p = count; p < kTile; ++p) log_norm[p] = 0.0;
 }
 
 }  // namespace vecclust::gmm_detail
