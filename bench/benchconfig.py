@@ -63,3 +63,12 @@ def rounds_for(n: int) -> int:
 def all_cpus() -> int:
     """The thread count used for threads="all" (kmedoids' n_cpu; vecclust gets n_threads=None)."""
     return os.cpu_count() or 1
+
+
+def loss_pair_info(own, library, other_loss):
+    """A vecclust-vs-kmedoids benchmark's extra_info: its own figures, both libraries' losses
+    and kmedoids' relative gap to vecclust."""
+    other = "kmedoids" if library == "vecclust" else "vecclust"
+    losses = {library: own["loss"], other: other_loss}
+    return {**own, "loss_vecclust": losses["vecclust"], "loss_kmedoids": losses["kmedoids"],
+            "rel_loss_diff": (losses["kmedoids"] - losses["vecclust"]) / losses["vecclust"]}

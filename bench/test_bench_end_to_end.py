@@ -17,7 +17,7 @@ import kmedoids
 import numpy as np
 import pytest
 import vecclust
-from benchconfig import END_TO_END_K, END_TO_END_N, END_TO_END_ROUNDS, LIBRARIES, MAX_ITER, THREADS, all_cpus
+from benchconfig import END_TO_END_K, END_TO_END_N, END_TO_END_ROUNDS, LIBRARIES, MAX_ITER, THREADS, all_cpus, loss_pair_info
 from sklearn.metrics import pairwise_distances
 from threadpoolctl import threadpool_limits
 
@@ -68,12 +68,6 @@ def test_end_to_end(benchmark, bench_data, threads, library):
             return run(other, threads, X, init.copy())
 
     ref = bench_data.result(("end_to_end", other, n, k, threads), run_other)
-    losses = {library: own["loss"], other: ref["loss"]}
-    benchmark.extra_info.update(
-        own,
-        loss_vecclust=losses["vecclust"],
-        loss_kmedoids=losses["kmedoids"],
-        rel_loss_diff=(losses["kmedoids"] - losses["vecclust"]) / losses["vecclust"],
-    )
+    benchmark.extra_info.update(loss_pair_info(own, library, ref["loss"]))
     if threads == "1":
         assert own["loss"] == pytest.approx(ref["loss"], rel=1e-5)

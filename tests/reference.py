@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 
 def _as_matrix(diss) -> np.ndarray:
@@ -141,3 +142,21 @@ def build(diss, k: int, weights=None) -> np.ndarray:
         chosen.append(best)
         nearest = np.minimum(nearest, cost[:, best])
     return np.array(chosen, dtype=np.intp)
+
+
+def check_progress_lines(lines, pattern, losses):
+    """Progress lines of a randomised search (CLARA samples, CLARANS searches): one per step,
+    numbered "s/total", each showing that step's loss (the pattern's second-last group) and
+    flagged "(best so far)" (its last group) exactly when the loss beats every earlier one.
+    Returns the matches."""
+    assert len(lines) == len(losses), lines
+    matches, running_best = [], np.inf
+    for s, (line, loss) in enumerate(zip(lines, losses)):
+        match = pattern.search(line)
+        assert match, line
+        assert (int(match[1]), int(match[2])) == (s + 1, len(losses))
+        assert float(match[match.re.groups - 1]) == pytest.approx(loss, abs=1e-6)
+        assert (match[match.re.groups] is not None) == (loss < running_best)
+        running_best = min(running_best, loss)
+        matches.append(match)
+    return matches

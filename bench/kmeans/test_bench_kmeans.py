@@ -43,7 +43,7 @@ def kmeans_data(bench_data, variant):
                           cluster_std=KMEANS_VARIANTS[variant], random_state=0)
         X = np.ascontiguousarray(X, dtype=np.float32)
         X.setflags(write=False)
-        init = vecclust._core.kmeans_plusplus(X, KMEANS_K, 0, None, all_cpus())
+        init = vecclust._core.kmeans_plusplus(X, n_clusters=KMEANS_K, seed=0, sample_weight=None, n_threads=all_cpus())
         init.setflags(write=False)
         return X, init
 

@@ -11,7 +11,7 @@ import kmedoids
 import numpy as np
 import pytest
 import vecclust
-from benchconfig import KS, LIBRARIES, MAX_ITER, SIZES, THREADS, all_cpus, rounds_for
+from benchconfig import KS, LIBRARIES, MAX_ITER, SIZES, THREADS, all_cpus, loss_pair_info, rounds_for
 
 
 def n_threads_of(library, threads):
@@ -61,12 +61,6 @@ def test_fasterpam(benchmark, bench_data, n, k, threads, library):
         return summary(run(other, threads, D, init.copy()))
 
     ref = bench_data.result(("fasterpam", other, n, k, threads), run_other)
-    losses = {library: own["loss"], other: ref["loss"]}
-    benchmark.extra_info.update(
-        own,
-        loss_vecclust=losses["vecclust"],
-        loss_kmedoids=losses["kmedoids"],
-        rel_loss_diff=(losses["kmedoids"] - losses["vecclust"]) / losses["vecclust"],
-    )
+    benchmark.extra_info.update(loss_pair_info(own, library, ref["loss"]))
     if threads == "1":  # the same start and the same candidate order: the same local optimum
         assert own["loss"] == pytest.approx(ref["loss"], rel=1e-9)

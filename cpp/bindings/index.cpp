@@ -1,9 +1,7 @@
-// Bindings for the multi-tenant vector index. The Python class (vecclust.MultiTenantIndex)
-// converts and checks arguments; this layer checks dtypes and shapes once more (so a bad array
-// can never reach the core) and releases the GIL in every call that takes the index's lock, so a
-// thread waiting for a writer never blocks other Python threads.
-#include <pybind11/stl.h>
-
+// Bindings for the multi-tenant vector index (see numpy_helpers.hpp for the contract). The
+// index holds float32 vectors only, so there is no dtype choice: the Python class converts. Every
+// call that takes the index's lock runs without the GIL, so a thread waiting for a writer never
+// blocks other Python threads.
 #include "numpy_helpers.hpp"
 #include "vecclust/index/multitenant_index.hpp"
 
@@ -30,8 +28,36 @@ const std::int64_t* ids_of(const py::array& a, const char* name) {
     return static_cast<const std::int64_t*>(a.data());
 }
 
-py::array_t<std::int64_t> int64_array(const std::vector<std::int64_t>& values) {
-    return py::array_t<std::int64_t>(static_cast<py::ssize_t>(values.size()), values.data());
+// Threads a batch search of m queries can use.
+int search_threads(int n_threads, index_t m) {
+    return static_cast<int>(std::min<index_t>(n_threads, MultiTenantIndex::search_tasks(m)));
+}
+
+// The k nearest of each query, for one tenant (n_tenants == 1) or one per query.
+py::dict search(const MultiTenantIndex& index, const py::array& queries, const std::int64_t* tenants, index_t n_tenants,
+                index_t k, index_t budget, int n_threads) {
+    const float* q = rows_of(queries, index.options().dim, "Q");
+    const index_t n_queries = queries.shape(0);
+    auto distances = new_matrix<float>(n_queries, k);
+    auto ids = new_matrix<std::int64_t>(n_queries, k);
+    float* d_out = distances.mutable_data();
+    std::int64_t* i_out = ids.mutable_data();
+    without_gil([&] {
+        Control control = make_control(search_threads(n_threads, n_queries));
+        index.search(q, n_queries, tenants, n_tenants, k, budget, d_out, i_out, control);
+        return 0;
+    });
+    py::dict out;
+    out["distances"] = distances;
+    out["ids"] = ids;
+    return out;
+}
+
+// Runs a read-only query of the index without the GIL.
+template <class Query>
+auto unlocked(Query&& query) {
+    py::gil_scoped_release release;
+    return query();
 }
 
 py::dict memory_dict(const IndexMemory& m) {
@@ -65,181 +91,140 @@ void bind_index(py::module_& m) {
                  options.seed = seed;
                  return std::make_unique<Index>(options);
              }),
-             py::arg("dim"), py::arg("metric"), py::arg("branching_factor"), py::arg("split_threshold"), py::arg("bloom_fpr"),
-             py::arg("seed"))
+             py::kw_only(), py::arg("dim"), py::arg("metric"), py::arg("branching_factor"), py::arg("split_threshold"),
+             py::arg("bloom_fpr"), py::arg("seed"))
         .def_property_readonly("dim", [](const Index& self) { return self.options().dim; })
         .def_property_readonly("metric", [](const Index& self) { return std::string(metric_name(self.options().metric)); })
         .def_property_readonly("branching_factor", [](const Index& self) { return self.options().branching_factor; })
         .def_property_readonly("split_threshold", [](const Index& self) { return self.options().split_threshold; })
         .def_property_readonly("bloom_fpr", [](const Index& self) { return self.options().bloom_fpr; })
-        .def_property_readonly("trained", [](const Index& self) {
-            py::gil_scoped_release release;
-            return self.trained();
-        })
+        .def_property_readonly("trained", [](const Index& self) { return unlocked([&] { return self.trained(); }); })
         .def(
             "train",
             [](Index& self, const py::array& x, int n_threads) {
                 const float* data = rows_of(x, self.options().dim, "X");
-                py::gil_scoped_release release;
-                self.train(data, x.shape(0), n_threads);
+                without_gil([&] {
+                    Control control = make_control(n_threads);
+                    self.train(data, x.shape(0), control);
+                    return 0;
+                });
             },
-            py::arg("X"), py::arg("n_threads"), "Builds the clustering tree by hierarchical k-means.")
+            py::arg("X"), py::kw_only(), py::arg("n_threads"), "Builds the clustering tree by hierarchical k-means.")
         .def(
             "add",
             [](Index& self, const py::array& x, const py::array& ids, std::int64_t tenant, int n_threads) {
                 const float* data = rows_of(x, self.options().dim, "X");
                 const std::int64_t* id = ids_of(ids, "ids");
                 if (ids.shape(0) != x.shape(0)) throw py::value_error("ids must have one entry per row of X");
-                py::gil_scoped_release release;
-                self.add(data, x.shape(0), id, tenant, n_threads);
+                without_gil([&] {
+                    Control control = make_control(n_threads);
+                    self.add(data, x.shape(0), id, tenant, control);
+                    return 0;
+                });
             },
-            py::arg("X"), py::arg("ids"), py::arg("tenant"), py::arg("n_threads"))
+            py::arg("X"), py::arg("ids"), py::kw_only(), py::arg("tenant"), py::arg("n_threads"))
         .def(
             "grant",
             [](Index& self, const py::array& ids, std::int64_t tenant) {
                 const std::int64_t* id = ids_of(ids, "ids");
-                py::gil_scoped_release release;
-                self.grant(id, ids.shape(0), tenant);
+                unlocked([&] { self.grant(id, ids.shape(0), tenant); });
             },
-            py::arg("ids"), py::arg("tenant"))
+            py::arg("ids"), py::kw_only(), py::arg("tenant"))
         .def(
             "revoke",
             [](Index& self, const py::array& ids, std::int64_t tenant) {
                 const std::int64_t* id = ids_of(ids, "ids");
-                py::gil_scoped_release release;
-                self.revoke(id, ids.shape(0), tenant);
+                unlocked([&] { self.revoke(id, ids.shape(0), tenant); });
             },
-            py::arg("ids"), py::arg("tenant"))
+            py::arg("ids"), py::kw_only(), py::arg("tenant"))
         .def(
             "remove",
             [](Index& self, const py::array& ids) {
                 const std::int64_t* id = ids_of(ids, "ids");
-                py::gil_scoped_release release;
-                self.remove(id, ids.shape(0));
+                unlocked([&] { self.remove(id, ids.shape(0)); });
             },
             py::arg("ids"))
-        .def("remove_tenant", &Index::remove_tenant, py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
+        .def("remove_tenant", &Index::remove_tenant, py::kw_only(), py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
         .def(
             "search",
             [](const Index& self, const py::array& queries, const py::array& tenants, index_t k, index_t budget, int n_threads) {
-                const float* q = rows_of(queries, self.options().dim, "queries");
-                const std::int64_t* t = ids_of(tenants, "tenants");
-                if (k < 1) throw py::value_error("k must be >= 1");
-                const index_t n_queries = queries.shape(0);
-                auto distances = new_matrix<float>(n_queries, k);
-                auto ids = new_matrix<std::int64_t>(n_queries, k);
-                float* d_out = distances.mutable_data();
-                std::int64_t* i_out = ids.mutable_data();
-                {
-                    py::gil_scoped_release release;
-                    self.search(q, n_queries, t, tenants.shape(0), k, budget, d_out, i_out, n_threads);
-                }
-                return py::make_tuple(distances, ids);
+                return search(self, queries, ids_of(tenants, "tenants"), tenants.shape(0), k, budget, n_threads);
             },
-            py::arg("queries"), py::arg("tenants"), py::arg("k"), py::arg("budget"), py::arg("n_threads"))
+            py::arg("Q"), py::arg("tenants"), py::kw_only(), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
+            "The k nearest vectors of each query for its tenant: a dict of distances and ids (m x k).")
         .def(
             "search_tenant",
             [](const Index& self, const py::array& queries, std::int64_t tenant, index_t k, index_t budget, int n_threads) {
-                const float* q = rows_of(queries, self.options().dim, "queries");
-                if (k < 1) throw py::value_error("k must be >= 1");
-                const index_t n_queries = queries.shape(0);
-                auto distances = new_matrix<float>(n_queries, k);
-                auto ids = new_matrix<std::int64_t>(n_queries, k);
-                float* d_out = distances.mutable_data();
-                std::int64_t* i_out = ids.mutable_data();
-                {
-                    py::gil_scoped_release release;
-                    self.search(q, n_queries, &tenant, 1, k, budget, d_out, i_out, n_threads);
-                }
-                return py::make_tuple(distances, ids);
+                return search(self, queries, &tenant, 1, k, budget, n_threads);
             },
-            py::arg("queries"), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
+            py::arg("Q"), py::kw_only(), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
             "search() with one tenant for every query.")
         .def("__len__", &Index::size, py::call_guard<py::gil_scoped_release>())
         .def("n_nodes", &Index::n_nodes, py::call_guard<py::gil_scoped_release>())
-        .def("tenants",
-             [](const Index& self) {
-                 std::vector<std::int64_t> tenants;
-                 {
-                     py::gil_scoped_release release;
-                     tenants = self.tenant_ids();
-                 }
-                 return int64_array(tenants);
-             })
-        .def("tenant_size", &Index::tenant_size, py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
+        .def("tenants", [](const Index& self) { return to_numpy(unlocked([&] { return self.tenant_ids(); })); })
+        .def("tenant_size", &Index::tenant_size, py::kw_only(), py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
         .def(
             "access_of",
             [](const Index& self, std::int64_t id) {
-                std::pair<std::vector<std::int64_t>, std::int64_t> access;
-                {
-                    py::gil_scoped_release release;
-                    access = self.access_of(id);
-                }
-                auto& [tenants, owner] = access;
-                return py::make_tuple(int64_array(tenants), owner);
+                auto [tenants, owner] = unlocked([&] { return self.access_of(id); });
+                py::dict out;
+                out["tenants"] = to_numpy(std::move(tenants));
+                out["owner"] = owner;
+                return out;
             },
-            py::arg("id"))
+            py::kw_only(), py::arg("id"), "The tenants that can see vector id, ascending, and its owner.")
         .def(
             "shortlists_of",
             [](const Index& self, std::int64_t tenant) {
-                std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> lists;
-                {
-                    py::gil_scoped_release release;
-                    lists = self.shortlists_of(tenant);
+                auto lists = unlocked([&] { return self.shortlists_of(tenant); });
+                std::vector<std::int64_t> nodes, sizes, ids;
+                for (auto& [node, list_ids] : lists) {
+                    nodes.push_back(node);
+                    sizes.push_back(static_cast<std::int64_t>(list_ids.size()));
+                    ids.insert(ids.end(), list_ids.begin(), list_ids.end());
                 }
-                py::list out;
-                for (const auto& [node, ids] : lists) out.append(py::make_tuple(node, int64_array(ids)));
+                py::dict out;
+                out["nodes"] = to_numpy(std::move(nodes));
+                out["sizes"] = to_numpy(std::move(sizes));
+                out["ids"] = to_numpy(std::move(ids));
                 return out;
             },
-            py::arg("tenant"))
-        .def("tree_description",
-             [](const Index& self) {
-                 std::pair<std::vector<std::uint32_t>, std::vector<float>> tree;
-                 {
-                     py::gil_scoped_release release;
-                     tree = self.tree_description();
-                 }
-                 auto& [parents, centers] = tree;
-                 const auto n = static_cast<py::ssize_t>(parents.size());
-                 py::array_t<std::int64_t> parent_array(n);
-                 for (py::ssize_t i = 0; i < n; ++i)
-                     parent_array.mutable_at(i) =
-                         parents[static_cast<size_t>(i)] == Index::kNone ? std::int64_t(-1) : std::int64_t(parents[static_cast<size_t>(i)]);
-                 auto center_array = new_matrix<float>(n, self.options().dim);
-                 std::copy(centers.begin(), centers.end(), center_array.mutable_data());
-                 return py::make_tuple(parent_array, center_array);
-             })
-        .def("memory_usage",
-             [](const Index& self) {
-                 IndexMemory usage;
-                 {
-                     py::gil_scoped_release release;
-                     usage = self.memory_usage();
-                 }
-                 return memory_dict(usage);
-             })
+            py::kw_only(), py::arg("tenant"),
+            "The tenant's shortlists in search order: their nodes, sizes and the ids they list, concatenated.")
+        .def(
+            "tree_description",
+            [](const Index& self) {
+                auto [parents, centers] = unlocked([&] { return self.tree_description(); });
+                std::vector<std::int64_t> parent_ids(parents.size());
+                for (size_t i = 0; i < parents.size(); ++i)
+                    parent_ids[i] = parents[i] == Index::kNone ? std::int64_t(-1) : std::int64_t(parents[i]);
+                const auto n = static_cast<py::ssize_t>(parents.size());
+                py::dict out;
+                out["parents"] = to_numpy(std::move(parent_ids));
+                out["centers"] = to_numpy(std::move(centers), {n, static_cast<py::ssize_t>(self.options().dim)});
+                return out;
+            },
+            "The tree's nodes in level order: their parents (-1 for the root) and centroids.")
+        .def("memory_usage", [](const Index& self) { return memory_dict(unlocked([&] { return self.memory_usage(); })); })
         .def("check_invariants", &Index::check_invariants, py::call_guard<py::gil_scoped_release>())
         .def(
             "save",
             [](const Index& self, const std::string& path) {
-                py::gil_scoped_release release;
-                save_file_atomically(path, [&](ByteSink& sink) { self.save(sink); });
+                unlocked([&] { save_file_atomically(path, [&](ByteSink& sink) { self.save(sink); }); });
             },
-            py::arg("path"))
+            py::kw_only(), py::arg("path"))
         .def_static(
             "load",
             [](const std::string& path) {
-                py::gil_scoped_release release;
-                return load_file(path, [](ByteSource& source, std::uint64_t size) { return Index::load(source, size); });
+                return unlocked([&] {
+                    return load_file(path, [](ByteSource& source, std::uint64_t size) { return Index::load(source, size); });
+                });
             },
-            py::arg("path"))
+            py::kw_only(), py::arg("path"))
         .def("to_bytes",
              [](const Index& self) {
                  StringSink sink;
-                 {
-                     py::gil_scoped_release release;
-                     self.save(sink);
-                 }
+                 unlocked([&] { self.save(sink); });
                  return py::bytes(sink.out);
              })
         .def_static(
@@ -248,9 +233,10 @@ void bind_index(py::module_& m) {
                 char* buffer = nullptr;
                 Py_ssize_t size = 0;
                 if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-                py::gil_scoped_release release;
-                MemorySource source(buffer);
-                return Index::load(source, static_cast<std::uint64_t>(size));
+                return unlocked([&] {
+                    MemorySource source(buffer);
+                    return Index::load(source, static_cast<std::uint64_t>(size));
+                });
             },
             py::arg("data"));
 }

@@ -1,10 +1,10 @@
-// Bindings for k-medoids and the distance kernels.
-#include <pybind11/stl.h>
-
+// Bindings for k-medoids, CLARA, CLARANS and the distance kernels.
 #include "numpy_helpers.hpp"
+#include "vecclust/base/memory.hpp"
+#include "vecclust/kmedoids/clara.hpp"
+#include "vecclust/kmedoids/clarans.hpp"
 #include "vecclust/kmedoids/distance.hpp"
 #include "vecclust/kmedoids/kmedoids.hpp"
-#include "vecclust/base/memory.hpp"
 
 namespace vecclust_bindings {
 
@@ -12,12 +12,42 @@ using namespace vecclust;
 
 namespace {
 
-KMedoidsOptions make_options(const std::string& method, const std::string& init, index_t k,
+// Validates a precomputed matrix (see check_dissimilarity_matrix); an all-zero matrix cannot
+// hold k > 1 distinct clusters. Call without the GIL.
+template <class T>
+void validate_matrix(const T* data, index_t n, index_t k, Control& control) {
+    ThreadPool pool(control);
+    if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
+        throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
+                                    " distinct clusters cannot be formed");
+}
+
+void require_square(const py::array& diss) {
+    require_c_contiguous(diss, "the dissimilarity matrix", 2);
+    if (diss.shape(0) != diss.shape(1))
+        throw py::value_error("the dissimilarity matrix must be square, got shape (" + std::to_string(diss.shape(0)) + ", " +
+                              std::to_string(diss.shape(1)) + ")");
+}
+
+py::dict result_dict(KMedoidsResult&& r) {
+    py::dict out;
+    out["loss"] = r.loss;
+    out["medoids"] = to_numpy(std::move(r.medoids));
+    out["labels"] = to_numpy(std::move(r.labels));
+    out["n_iter"] = r.n_iter;
+    out["n_swaps"] = r.n_swaps;
+    out["converged"] = r.converged;
+    return out;
+}
+
+// ---------------------------------------------------------------- k-medoids
+
+KMedoidsOptions make_options(const std::string& method, const std::string& init, index_t n_clusters,
                              const py::object& initial_medoids, int max_iter, int n_init, std::uint64_t seed) {
     KMedoidsOptions options;
     options.method = parse_method(method);
     options.init = parse_init(init);
-    options.k = k;
+    options.n_clusters = n_clusters;
     if (!initial_medoids.is_none()) {
         auto medoids = py::array_t<index_t, py::array::c_style | py::array::forcecast>::ensure(initial_medoids);
         if (!medoids || medoids.ndim() != 1) throw py::value_error("initial medoids must be a 1-d array of indices");
@@ -29,78 +59,50 @@ KMedoidsOptions make_options(const std::string& method, const std::string& init,
     return options;
 }
 
-template <class T>
-KMedoidsResult fit_on_matrix(const py::array& diss, const py::object& weights, const KMedoidsOptions& options,
-                             int n_threads) {
-    const index_t n = diss.shape(0);
-    const T* data = data_of<T>(diss);
-    const T* w = weights_of<T>(weights, n);
-    return without_gil([&] {
-        Control control = make_control(n_threads);
-        validate_matrix(data, n, options.initial_medoids.empty() ? options.k : static_cast<index_t>(options.initial_medoids.size()),
-                        control);
-        return fit_kmedoids<T>(MatrixSource<T>(data, n), w, options, control);
-    });
-}
-
-template <class T>
-KMedoidsResult fit_on_features(const py::array& x, const std::string& metric, bool store_matrix,
-                               const py::object& weights, const KMedoidsOptions& options, int n_threads) {
-    const index_t n = x.shape(0), d = x.shape(1);
-    const T* data = data_of<T>(x);
-    const T* w = weights_of<T>(weights, n);
-    const Metric m = parse_metric(metric);
-    return without_gil([&] {
-        Control control = make_control(n_threads);
-        FeatureSource<T> features(data, n, d, m);
-        if (!store_matrix) return fit_kmedoids<T>(features, w, options, control);
-        LargeBuffer<T> matrix(static_cast<size_t>(n) * static_cast<size_t>(n));
-        {
-            ThreadPool pool(control);
-            full_matrix(features, matrix.data(), pool);
-        }
-        return fit_kmedoids<T>(MatrixSource<T>(matrix.data(), n), w, options, control);
-    });
-}
-
-py::dict kmedoids_matrix(const py::array& diss, const std::string& method, const std::string& init, index_t k,
+py::dict kmedoids_matrix(const py::array& diss, const std::string& method, const std::string& init, index_t n_clusters,
                          const py::object& initial_medoids, int max_iter, int n_init, std::uint64_t seed,
                          const py::object& sample_weight, int n_threads) {
-    require_c_contiguous(diss, "the dissimilarity matrix", 2);
-    if (diss.shape(0) != diss.shape(1))
-        throw py::value_error("the dissimilarity matrix must be square, got shape (" + std::to_string(diss.shape(0)) + ", " +
-                              std::to_string(diss.shape(1)) + ")");
-    auto options = make_options(method, init, k, initial_medoids, max_iter, n_init, seed);
-    return result_dict(float_dtype(diss, "the dissimilarity matrix") == Dtype::f32
-                       ? fit_on_matrix<float>(diss, sample_weight, options, n_threads)
-                       : fit_on_matrix<double>(diss, sample_weight, options, n_threads));
+    require_square(diss);
+    const KMedoidsOptions options = make_options(method, init, n_clusters, initial_medoids, max_iter, n_init, seed);
+    const index_t k = options.initial_medoids.empty() ? n_clusters : static_cast<index_t>(options.initial_medoids.size());
+    return with_float_type(diss, "the dissimilarity matrix", [&](auto tag) {
+        using T = decltype(tag);
+        const index_t n = diss.shape(0);
+        const T* data = data_of<T>(diss);
+        const T* w = weights_of<T>(sample_weight, n);
+        return result_dict(without_gil([&] {
+            Control control = make_control(n_threads);
+            validate_matrix(data, n, k, control);
+            return fit_kmedoids<T>(MatrixSource<T>(data, n), w, options, control);
+        }));
+    });
 }
 
-py::dict kmedoids_features(const py::array& x, const std::string& metric, bool store_matrix, const std::string& method,
-                           const std::string& init, index_t k, const py::object& initial_medoids, int max_iter,
+// With precompute, the n x n matrix is computed once and the algorithms read it; otherwise
+// every distance is computed when needed.
+py::dict kmedoids_features(const py::array& x, const std::string& metric, bool precompute, const std::string& method,
+                           const std::string& init, index_t n_clusters, const py::object& initial_medoids, int max_iter,
                            int n_init, std::uint64_t seed, const py::object& sample_weight, int n_threads) {
     require_c_contiguous(x, "X", 2);
-    auto options = make_options(method, init, k, initial_medoids, max_iter, n_init, seed);
-    return result_dict(float_dtype(x, "X") == Dtype::f32
-                       ? fit_on_features<float>(x, metric, store_matrix, sample_weight, options, n_threads)
-                       : fit_on_features<double>(x, metric, store_matrix, sample_weight, options, n_threads));
-}
-
-template <class T>
-py::array pairwise_typed(const py::array& x, const py::array& y, Metric metric, int n_threads) {
-    const index_t m = x.shape(0), n = y.shape(0), d = y.shape(1);
-    auto out = new_matrix<T>(m, n);
-    T* out_data = out.mutable_data();
-    const T* xd = data_of<T>(x);
-    const T* yd = data_of<T>(y);
-    without_gil([&] {
-        Control control = make_control(n_threads);
-        ThreadPool pool(control);
-        FeatureSource<T> points(yd, n, d, metric);
-        pairwise_to_source(points, xd, m, out_data, pool);
-        return 0;
+    const KMedoidsOptions options = make_options(method, init, n_clusters, initial_medoids, max_iter, n_init, seed);
+    const Metric m = parse_metric(metric);
+    return with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        const index_t n = x.shape(0), d = x.shape(1);
+        const T* data = data_of<T>(x);
+        const T* w = weights_of<T>(sample_weight, n);
+        return result_dict(without_gil([&] {
+            Control control = make_control(n_threads);
+            FeatureSource<T> features(data, n, d, m);
+            if (!precompute) return fit_kmedoids<T>(features, w, options, control);
+            LargeBuffer<T> matrix(static_cast<size_t>(n) * static_cast<size_t>(n));
+            {
+                ThreadPool pool(control);
+                full_matrix(features, matrix.data(), pool);
+            }
+            return fit_kmedoids<T>(MatrixSource<T>(matrix.data(), n), w, options, control);
+        }));
     });
-    return out;
 }
 
 py::array pairwise_distances(const py::array& x, const py::array& y, const std::string& metric, int n_threads) {
@@ -110,22 +112,116 @@ py::array pairwise_distances(const py::array& x, const py::array& y, const std::
     if (float_dtype(y, "Y") != dtype) throw py::type_error("X and Y must have the same dtype");
     if (x.shape(1) != y.shape(1)) throw py::value_error("X and Y must have the same number of features");
     const Metric m = parse_metric(metric);
-    return dtype == Dtype::f32 ? pairwise_typed<float>(x, y, m, n_threads) : pairwise_typed<double>(x, y, m, n_threads);
+    return with_float_type(x, "X", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const index_t rows = x.shape(0), n = y.shape(0), d = y.shape(1);
+        auto out = new_matrix<T>(rows, n);
+        T* out_data = out.mutable_data();
+        const T* xd = data_of<T>(x);
+        const T* yd = data_of<T>(y);
+        without_gil([&] {
+            Control control = make_control(n_threads);
+            ThreadPool pool(control);
+            const FeatureSource<T> points(yd, n, d, m);
+            pairwise_to_source(points, xd, rows, out_data, pool);
+            return 0;
+        });
+        return out;
+    });
+}
+
+// ---------------------------------------------------------------- CLARA and CLARANS
+
+// Runs fit(view, weights, control) without the GIL, on the feature view or, with
+// metric="precomputed" and after validating it, on the matrix view of X; Features and Matrix
+// are the view types the algorithm takes.
+template <class T, template <class> class Features, template <class> class Matrix, class Fit>
+auto fit_on(const py::array& x, const std::string& metric, const py::object& sample_weight, index_t n_clusters,
+            int n_threads, bool verbose, Fit&& fit) {
+    const bool precomputed = metric == "precomputed";
+    const index_t n = x.shape(0), d = x.shape(1);
+    const T* data = data_of<T>(x);
+    const T* w = weights_of<T>(sample_weight, n);
+    const Metric m = precomputed ? Metric::euclidean : parse_metric(metric);
+    return without_gil([&] {
+        Control control = make_control(n_threads, verbose);
+        if (!precomputed) return fit(Features<T>(data, n, d, m), w, control);
+        validate_matrix(data, n, n_clusters, control);
+        return fit(Matrix<T>(data, n), w, control);
+    });
+}
+
+void require_data(const py::array& x, const std::string& metric) {
+    metric == "precomputed" ? require_square(x) : require_c_contiguous(x, "X", 2);
+}
+
+py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_clusters, index_t n_sampling,
+                       int n_sampling_iter, const std::string& method, const std::string& init, bool keep_medoids,
+                       int max_iter, std::uint64_t seed, const py::object& sample_weight, int n_threads, bool verbose) {
+    require_data(x, metric);
+    ClaraOptions options;
+    options.n_clusters = n_clusters;
+    options.n_sampling = n_sampling;
+    options.n_sampling_iter = n_sampling_iter;
+    options.method = parse_method(method);
+    options.init = parse_init(init);
+    options.keep_medoids = keep_medoids;
+    options.max_iter = max_iter;
+    options.seed = seed;
+    return with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        ClaraResult r = fit_on<T, ClaraFeatures, ClaraMatrix>(
+            x, metric, sample_weight, n_clusters, n_threads, verbose,
+            [&](const auto& view, const T* w, Control& control) { return clara<T>(view, w, options, control); });
+        py::dict out = result_dict(std::move(r.best));
+        out["best_sample"] = r.best_sample;
+        out["sample_losses"] = to_numpy(std::move(r.sample_losses));
+        return out;
+    });
+}
+
+py::dict clarans_binding(const py::array& x, const std::string& metric, index_t n_clusters, int n_local,
+                         index_t max_neighbor, std::uint64_t seed, const py::object& sample_weight, int n_threads,
+                         bool verbose) {
+    require_data(x, metric);
+    ClaransOptions options;
+    options.n_clusters = n_clusters;
+    options.n_local = n_local;
+    options.max_neighbor = max_neighbor;
+    options.seed = seed;
+    return with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        ClaransResult r = fit_on<T, FeatureSource, MatrixSource>(
+            x, metric, sample_weight, n_clusters, n_threads, verbose,
+            [&](const auto& source, const T* w, Control& control) { return fastclarans<T>(source, w, options, control); });
+        py::dict out = result_dict(std::move(r.best));
+        out["best_local"] = r.best_local;
+        out["local_losses"] = to_numpy(std::move(r.local_losses));
+        out["swap_losses"] = to_numpy(std::move(r.swap_losses));
+        return out;
+    });
 }
 
 }  // namespace
 
 void bind_kmedoids(py::module_& m) {
     m.def("kmedoids_matrix", &kmedoids_matrix, py::arg("diss"), py::kw_only(), py::arg("method"), py::arg("init"),
-          py::arg("k"), py::arg("initial_medoids"), py::arg("max_iter"), py::arg("n_init"), py::arg("seed"),
+          py::arg("n_clusters"), py::arg("initial_medoids"), py::arg("max_iter"), py::arg("n_init"), py::arg("seed"),
           py::arg("sample_weight"), py::arg("n_threads"),
           "k-medoids on a precomputed symmetric dissimilarity matrix (validated first).");
-    m.def("kmedoids_features", &kmedoids_features, py::arg("X"), py::kw_only(), py::arg("metric"),
-          py::arg("store_matrix"), py::arg("method"), py::arg("init"), py::arg("k"), py::arg("initial_medoids"),
-          py::arg("max_iter"), py::arg("n_init"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"),
+    m.def("kmedoids_features", &kmedoids_features, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("precompute"),
+          py::arg("method"), py::arg("init"), py::arg("n_clusters"), py::arg("initial_medoids"), py::arg("max_iter"),
+          py::arg("n_init"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"),
           "k-medoids from feature vectors; distances computed in C++, stored as a matrix or computed on demand.");
     m.def("pairwise_distances", &pairwise_distances, py::arg("X"), py::arg("Y"), py::kw_only(), py::arg("metric"),
           py::arg("n_threads"), "Distances between the rows of X and the rows of Y.");
+    m.def("clara", &clara_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
+          py::arg("n_sampling"), py::arg("n_sampling_iter"), py::arg("method"), py::arg("init"), py::arg("keep_medoids"),
+          py::arg("max_iter"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"), py::arg("verbose"),
+          "CLARA: k-medoids on samples, scored on all points; metric may be 'precomputed'.");
+    m.def("clarans", &clarans_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
+          py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"),
+          py::arg("verbose"), "FastCLARANS: randomised swap search with distances on demand; metric may be 'precomputed'.");
 }
 
 }  // namespace vecclust_bindings

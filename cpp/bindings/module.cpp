@@ -7,7 +7,6 @@
 
 namespace vecclust_bindings {
 void bind_kmedoids(pybind11::module_& m);
-void bind_clara(pybind11::module_& m);
 void bind_kmeans(pybind11::module_& m);
 void bind_ppp(pybind11::module_& m);
 void bind_index(pybind11::module_& m);
@@ -18,7 +17,6 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "vecclust's compiled core (private; use the vecclust package).";
     m.attr("__version__") = VECCLUST_VERSION;
     vecclust_bindings::bind_kmedoids(m);
-    vecclust_bindings::bind_clara(m);
     vecclust_bindings::bind_kmeans(m);
     vecclust_bindings::bind_ppp(m);
     vecclust_bindings::bind_index(m);

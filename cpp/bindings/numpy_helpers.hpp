@@ -19,8 +19,6 @@
 #include <vector>
 
 #include "vecclust/base/common.hpp"
-#include "vecclust/kmedoids/distance.hpp"
-#include "vecclust/kmedoids/state.hpp"
 
 namespace vecclust_bindings {
 
@@ -114,29 +112,8 @@ const T* weights_of(const py::object& weights, index_t n) {
     return data_of<T>(array);
 }
 
-// Validates a precomputed matrix (see check_dissimilarity_matrix); an all-zero matrix cannot hold
-// k > 1 distinct clusters. Call without the GIL.
-template <class T>
-void validate_matrix(const T* data, index_t n, index_t k, vecclust::Control& control) {
-    vecclust::ThreadPool pool(control);
-    if (vecclust::check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
-        throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
-                                    " distinct clusters cannot be formed");
-}
-
 inline py::array_t<index_t> index_array(const std::vector<index_t>& values) {
     return py::array_t<index_t>(static_cast<py::ssize_t>(values.size()), values.data());
-}
-
-inline py::dict result_dict(const vecclust::KMedoidsResult& r) {
-    py::dict out;
-    out["loss"] = r.loss;
-    out["medoids"] = index_array(r.medoids);
-    out["labels"] = index_array(r.labels);
-    out["n_iter"] = r.n_iter;
-    out["n_swap"] = r.n_swap;
-    out["converged"] = r.converged;
-    return out;
 }
 
 template <class T>

@@ -388,7 +388,7 @@ def test_stored_vectors_keep_every_bit():
 
 def test_tree_description_parents():
     index, model, X = build(n=600)
-    parents, centers = index._core.tree_description()
+    parents, centers = [index._core.tree_description()[key] for key in ("parents", "centers")]
     assert parents[0] == -1 and (parents[1:] >= 0).all() and (parents[1:] < np.arange(1, len(parents))).all()
     assert centers.shape == (len(parents), X.shape[1])
 
@@ -397,7 +397,7 @@ def emulated_search(index, model, q, tenant, k, budget, metric):
     """The search, emulated from the tree and the tenant's shortlists: best-first over the
     nodes with shortlists of the tenant at or below them (by centroid distance, then node id),
     whole shortlists taken until `budget` vectors; the exact top k of those, ties by id."""
-    parents, centers = index._core.tree_description()
+    parents, centers = [index._core.tree_description()[key] for key in ("parents", "centers")]
     lists = dict(index._shortlists(tenant))
     useful = set()
     for node in lists:
@@ -432,7 +432,7 @@ def test_budgeted_search_scans_the_tenants_nodes_best_first(metric):
     index.revoke(some[:150][[model.owner[int(i)] != 0 for i in some[:150]]], 0)
     index.grant(some[150:], 1)
     index.remove(some[:40])  # the model keeps every vector: it only looks them up
-    parents, _ = index._core.tree_description()
+    parents, _ = [index._core.tree_description()[key] for key in ("parents", "centers")]
     preorder, stack = {}, [0]
     while stack:
         node = stack.pop()
@@ -1005,7 +1005,7 @@ def test_random_state_fixes_the_tree():
     def tree(seed):
         index = MultiTenantIndex(6, branching_factor=5, split_threshold=30, random_state=seed)
         index.train(X)
-        return index._core.tree_description()
+        return [index._core.tree_description()[key] for key in ("parents", "centers")]
 
     (p1, c1), (p2, c2), (p3, c3) = tree(3), tree(3), tree(4)
     assert len(p1) > 6

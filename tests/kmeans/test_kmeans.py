@@ -306,7 +306,8 @@ def test_same_result_for_every_instruction_set(instruction_sets, dtype):
         assert _core.isa_level() == level
         fits = [KMeans(k, algorithm=algorithm, random_state=3, n_threads=1).fit(X) for k in (45, 100)
                 for algorithm in ALGORITHMS]
-        return fits, [fit.predict(new) for fit in fits], _core.nearest_centers(new, fits[0].cluster_centers_, 1)[1]
+        sq_distances = _core.nearest_centers(new, fits[0].cluster_centers_, n_threads=1)["sq_distances"]
+        return fits, [fit.predict(new) for fit in fits], sq_distances
 
     reference, labels, sq_distances = run(instruction_sets[0])
     assert reference[0].n_iter_ > 5
@@ -528,6 +529,21 @@ def test_bad_parameters(params, error, message, X):
     params = {"n_clusters": 3, **params}
     with pytest.raises(error, match=message):
         KMeans(**params).fit(X)
+
+
+def test_core_takes_exactly_the_algorithm_names(X):
+    """The estimator's choice list is the one the C++ parser accepts; arguments after the data are
+    keyword-only."""
+    from vecclust._kmeans.estimator import ALGORITHMS as NAMES
+
+    options = {"sample_weight": None, "max_iter": 5, "tol": 0.0, "n_threads": 1}
+    results = [_core.kmeans(X, X[:3].copy(), algorithm=name, **options) for name in NAMES]
+    for result in results[1:]:
+        np.testing.assert_array_equal(result["centers"], results[0]["centers"])
+    with pytest.raises(ValueError, match="unknown k-means algorithm 'full'"):
+        _core.kmeans(X, X[:3].copy(), algorithm="full", **options)
+    with pytest.raises(TypeError):
+        _core.kmeans(X, X[:3].copy(), None, 5, 0.0, "lloyd", 1)
 
 
 @pytest.mark.parametrize("weights, message", [

@@ -233,18 +233,10 @@ def test_verbose_prints_one_line_per_search(capsys):
     X = np.random.default_rng(6).normal(size=(300, 2))
     clarans = CLARANS(6, n_local=5, max_neighbor=0.05, random_state=2, verbose=True).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5, lines
-    running_best = np.inf
-    for s, line in enumerate(lines):
-        match = LINE.search(line)
-        assert match, line
-        assert (int(match[1]), int(match[2])) == (s + 1, 5)
-        loss = clarans.local_losses_[s]
-        assert float(match[5]) == pytest.approx(loss, abs=1e-6)
-        assert (match[6] is not None) == (loss < running_best)
-        running_best = min(running_best, loss)
-        if s == clarans.best_local_:
-            assert (int(match[3]), int(match[4])) == (clarans.n_swaps_, clarans.n_iter_)
+    matches = ref.check_progress_lines(lines, LINE, clarans.local_losses_)
+    assert len(matches) == 5
+    match = matches[clarans.best_local_]
+    assert (int(match[3]), int(match[4])) == (clarans.n_swaps_, clarans.n_iter_)
     CLARANS(6, n_local=5, random_state=2).fit(X)
     assert capsys.readouterr().out == ""
 

@@ -1,5 +1,6 @@
 """The `vecclust` command line: the demo and the `cluster` command."""
 
-from .main import DEMO_SECTIONS, main
+from .demo import DEMO_SECTIONS
+from .main import main
 
 __all__ = ["DEMO_SECTIONS", "main"]

@@ -8,9 +8,12 @@ import os
 import numpy as np
 
 from .. import _core
-from .._utils.validation import check_int, effective_n_threads, seed_from
+from .._utils.validation import Integer, Options, Real, check_int, effective_n_threads, seed_from, validate_params
 
-METRICS = ("l2", "ip", "cosine")
+METRICS = ("l2", "ip", "cosine")  # the C++ parse_index_metric accepts exactly these
+MAX_DIM = 2**20
+MAX_BRANCHING_FACTOR = 4096
+MAX_SPLIT_THRESHOLD = 2**30
 
 # Candidate vectors scanned per query when `budget` is not given: at least this many, and more
 # for large k. Tenants with at most this many vectors are always searched exactly.
@@ -100,19 +103,35 @@ class MultiTenantIndex:
     Multi-Tenant Vector Databases", arXiv:2401.07119, 2024.
     """
 
+    _parameter_constraints = {
+        "dim": Integer(1, MAX_DIM),
+        "metric": Options(METRICS),
+        "branching_factor": Integer(2, MAX_BRANCHING_FACTOR),
+        "split_threshold": Integer(1, MAX_SPLIT_THRESHOLD),
+        "bloom_fpr": Real(0.0, 1.0, low_open=True, high_open=True),
+        "random_state": None,
+        "n_threads": None,  # effective_n_threads checks it
+    }
+
     def __init__(self, dim, *, metric="l2", branching_factor=32, split_threshold=256, bloom_fpr=0.01,
                  random_state=None, n_threads=None):
-        dim = check_int(dim, "dim", 1)
-        if not isinstance(metric, str) or metric not in METRICS:
-            raise ValueError(f"metric={metric!r} is not one of {', '.join(map(repr, METRICS))}")
-        branching_factor = check_int(branching_factor, "branching_factor", 2)
-        split_threshold = check_int(split_threshold, "split_threshold", 1)
-        if isinstance(bloom_fpr, bool) or not isinstance(bloom_fpr, numbers.Real) or not 0.0 < bloom_fpr < 1.0:
-            raise ValueError(f"bloom_fpr={bloom_fpr!r} must be a number in (0, 1)")
+        self._params = dict(dim=dim, metric=metric, branching_factor=branching_factor, split_threshold=split_threshold,
+                            bloom_fpr=bloom_fpr, random_state=random_state, n_threads=n_threads)
+        params = validate_params(self)
+        del self._params  # the options live in the core from here on
         self.n_threads = n_threads
         self._n_threads = effective_n_threads(n_threads)
-        self._core = _core.MultiTenantIndexCore(dim, metric, branching_factor, split_threshold, float(bloom_fpr),
-                                                seed_from(random_state))
+        self._core = _core.MultiTenantIndexCore(
+            dim=params["dim"], metric=params["metric"], branching_factor=params["branching_factor"],
+            split_threshold=params["split_threshold"], bloom_fpr=params["bloom_fpr"], seed=seed_from(random_state))
+
+    def get_params(self, deep=False) -> dict:
+        """The constructor's parameters (while it checks them) or the index's options."""
+        if "_params" in self.__dict__:
+            return dict(self._params)
+        return dict(dim=self.dim, metric=self.metric, branching_factor=self.branching_factor,
+                    split_threshold=self.split_threshold, bloom_fpr=self.bloom_fpr, random_state=None,
+                    n_threads=self.n_threads)
 
     # ------------------------------------------------------------------------------ options
 
@@ -163,7 +182,7 @@ class MultiTenantIndex:
         X = self._rows(X, "X")
         if X.shape[0] == 0:
             raise ValueError("train() needs at least one vector")
-        self._core.train(X, self._n_threads)
+        self._core.train(X, n_threads=self._n_threads)
         return self
 
     def add(self, X, ids, tenant):
@@ -176,14 +195,14 @@ class MultiTenantIndex:
         ids = _id_array(ids)
         if ids.shape[0] != X.shape[0]:
             raise ValueError(f"got {X.shape[0]} vectors but {ids.shape[0]} ids")
-        self._core.add(X, ids, _tenant_id(tenant), self._n_threads)
+        self._core.add(X, ids, tenant=_tenant_id(tenant), n_threads=self._n_threads)
 
     def grant(self, ids, tenant):
         """Lets `tenant` see the vectors with these ids (idempotent).
 
         Raises KeyError, and grants nothing, if an id is not in the index.
         """
-        self._core.grant(_id_array(ids), _tenant_id(tenant))
+        self._core.grant(_id_array(ids), tenant=_tenant_id(tenant))
 
     def revoke(self, ids, tenant):
         """Stops `tenant` from seeing these vectors (idempotent for pairs never granted).
@@ -191,7 +210,7 @@ class MultiTenantIndex:
         Raises KeyError for an unknown id and ValueError if `tenant` owns one of the vectors
         (an owner keeps its access; use `remove`); in both cases nothing is revoked.
         """
-        self._core.revoke(_id_array(ids), _tenant_id(tenant))
+        self._core.revoke(_id_array(ids), tenant=_tenant_id(tenant))
 
     def remove(self, ids):
         """Deletes these vectors for every tenant. Raises KeyError (deleting nothing) for an
@@ -204,7 +223,7 @@ class MultiTenantIndex:
         A vector it owned that other tenants still see passes to the one with the smallest
         tenant id. Returns the number of vectors deleted (0 for an unknown tenant).
         """
-        return self._core.remove_tenant(_tenant_id(tenant))
+        return self._core.remove_tenant(tenant=_tenant_id(tenant))
 
     # ------------------------------------------------------------------------------- search
 
@@ -240,11 +259,13 @@ class MultiTenantIndex:
         elif type(budget) is not int or budget < 1:
             budget = check_int(budget, "budget", 1)
         if type(tenant) is int or isinstance(tenant, (numbers.Integral, np.integer)):
-            return self._core.search_tenant(Q, _tenant_id(tenant), k, budget, self._n_threads)
-        tenants = _id_array(tenant, "tenant")
-        if tenants.shape[0] != Q.shape[0]:
-            raise ValueError(f"got {Q.shape[0]} queries but {tenants.shape[0]} tenants")
-        return self._core.search(Q, tenants, k, budget, self._n_threads)
+            found = self._core.search_tenant(Q, tenant=_tenant_id(tenant), k=k, budget=budget, n_threads=self._n_threads)
+        else:
+            tenants = _id_array(tenant, "tenant")
+            if tenants.shape[0] != Q.shape[0]:
+                raise ValueError(f"got {Q.shape[0]} queries but {tenants.shape[0]} tenants")
+            found = self._core.search(Q, tenants, k=k, budget=budget, n_threads=self._n_threads)
+        return found["distances"], found["ids"]
 
     # -------------------------------------------------------------------------- inspection
 
@@ -262,7 +283,7 @@ class MultiTenantIndex:
 
     def tenant_size(self, tenant) -> int:
         """The number of vectors `tenant` can see (0 for an unknown tenant)."""
-        return self._core.tenant_size(_tenant_id(tenant))
+        return self._core.tenant_size(tenant=_tenant_id(tenant))
 
     def memory_usage(self) -> dict:
         """Bytes held by the index: vectors, tree (nodes and centroids), filters (Bloom),
@@ -277,11 +298,14 @@ class MultiTenantIndex:
     def _shortlists(self, tenant):
         """[(node, external ids in scan order)] for each shortlist of `tenant`, in the order a
         search keeps them (preorder of their nodes)."""
-        return self._core.shortlists_of(_tenant_id(tenant))
+        lists = self._core.shortlists_of(tenant=_tenant_id(tenant))
+        ids = np.split(lists["ids"], np.cumsum(lists["sizes"])[:-1]) if len(lists["sizes"]) else []
+        return list(zip(lists["nodes"].tolist(), ids))
 
     def _access(self, id):
         """(tenants that can see vector `id`, its owner)."""
-        return self._core.access_of(int(id))
+        access = self._core.access_of(id=int(id))
+        return access["tenants"], access["owner"]
 
     # -------------------------------------------------------------------------- persistence
 
@@ -290,7 +314,7 @@ class MultiTenantIndex:
         path = os.fspath(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path} is a directory")
-        self._core.save(path)
+        self._core.save(path=path)
 
     @classmethod
     def load(cls, path, *, n_threads=None) -> MultiTenantIndex:
@@ -299,7 +323,7 @@ class MultiTenantIndex:
         path = os.fspath(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path} is a directory")
-        return cls._from_core(_core.MultiTenantIndexCore.load(path), n_threads)
+        return cls._from_core(_core.MultiTenantIndexCore.load(path=path), n_threads)
 
     @classmethod
     def _from_core(cls, core, n_threads) -> MultiTenantIndex:

@@ -12,8 +12,10 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
-from .._utils.numerics import mean_variance
-from .._utils.validation import check_choice, check_int, check_weights, effective_n_threads, native_byte_order, seed_from
+from .._utils.numerics import scaled_tol
+from .._utils.scaling import scale_for
+from .._utils.validation import (Boolean, Integer, Options, Real, check_choice, check_int, check_weights,
+                                 effective_n_threads, native_byte_order, seed_from, validate_params)
 
 ALGORITHMS = ("lloyd", "hamerly", "elkan")
 KMEANS_INITS = ("k-means++", "random")
@@ -79,6 +81,21 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         Only when X has string feature names.
     """
 
+    # None: checked where it is used (init and n_init depend on each other and on X; random_state
+    # and n_threads have their own conversions).
+    _parameter_constraints = {
+        "n_clusters": Integer(1),
+        "init": None,
+        "n_init": None,
+        "max_iter": Integer(1),
+        "tol": Real(0),
+        "verbose": Boolean(int_ok=True),
+        "random_state": None,
+        "algorithm": Options(ALGORITHMS),
+        "max_fit_samples": Integer(1, none_ok=True),
+        "n_threads": None,
+    }
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4, verbose=0,
                  random_state=None, algorithm="hamerly", max_fit_samples=None, n_threads=None):
         self.n_clusters = n_clusters
@@ -115,18 +132,16 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         -------
         self
         """
+        params = validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C")
         n_samples = X.shape[0]
-        n_clusters = check_int(self.n_clusters, "n_clusters", 1)
+        n_clusters, verbose, fit_size = params["n_clusters"], params["verbose"], params["max_fit_samples"]
         if n_clusters > n_samples:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}")
-        check_int(self.max_iter, "max_iter", 1)
-        tol = self._check_tol()
-        check_choice(self.algorithm, "algorithm", ALGORITHMS)
-        verbose = self._check_verbose()
         init = self._check_init(X, n_clusters)
         n_init = self._check_n_init(init)
-        fit_size = self._check_max_fit_samples(n_clusters)
+        if fit_size is not None and fit_size < n_clusters:
+            raise ValueError(f"max_fit_samples={fit_size} must be >= n_clusters={n_clusters}")
         weights = check_weights(sample_weight, n_samples, X.dtype)
         n_threads = effective_n_threads(self.n_threads)
 
@@ -140,7 +155,12 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
             if weights_fit is not None and not np.any(weights_fit > 0):
                 raise ValueError(f"every sample of the max_fit_samples={fit_size} subsample has weight zero; "
                                  "increase max_fit_samples")
-        absolute_tol = tol * mean_variance(X_fit)
+        # Data near the dtype's limits is clustered at a power-of-two scale (exact; see scaling.py).
+        scale = scale_for(X, "sqeuclidean", weights, others=(init,) if isinstance(init, np.ndarray) else ())
+        X, X_fit, weights, weights_fit = scale.data(X), scale.data(X_fit), scale.weights(weights), scale.weights(weights_fit)
+        if isinstance(init, np.ndarray):
+            init = scale.data(init)
+        absolute_tol = scaled_tol(X_fit, params["tol"])
 
         best = None
         for run in range(n_init):
@@ -148,8 +168,9 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
             centers = self._initial_centers(X_fit, weights_fit, init, n_clusters, seed, n_threads)
             if verbose:
                 print(f"Initialization complete (run {run + 1} of {n_init})", flush=True)
-            result = _core.kmeans(X_fit, centers, weights_fit, max_iter=self.max_iter, tol=absolute_tol,
-                                  algorithm=self.algorithm, n_threads=n_threads, verbose=verbose)
+            result = _core.kmeans(X_fit, centers, sample_weight=weights_fit, max_iter=params["max_iter"],
+                                  tol=absolute_tol, algorithm=params["algorithm"], n_threads=n_threads,
+                                  verbose=verbose)
             if best is None or result["inertia"] < best["inertia"]:
                 best = result
 
@@ -162,9 +183,9 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         if distinct < n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({n_clusters}). "
                           "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = centers
+        self.cluster_centers_ = scale.unscale_data(centers)
         self.labels_ = labels
-        self.inertia_ = inertia
+        self.inertia_ = scale.loss(inertia)
         self.n_iter_ = int(best["n_iter"])
         self._n_features_out = n_clusters
         return self
@@ -173,22 +194,11 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         if isinstance(init, np.ndarray):
             return init
         if init == "k-means++":
-            return _core.kmeans_plusplus(X, n_clusters, seed, weights, n_threads)
+            return _core.kmeans_plusplus(X, n_clusters=n_clusters, seed=seed, sample_weight=weights,
+                                         n_threads=n_threads)
         return X[random_rows(X.shape[0], n_clusters, weights, seed)]
 
     # ------------------------------------------------------------------ parameter checks
-
-    def _check_tol(self):
-        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real):
-            raise TypeError(f"tol must be a float, got {self.tol!r}")
-        if not (np.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"tol={self.tol} must be a finite number >= 0")
-        return float(self.tol)
-
-    def _check_verbose(self):
-        if not isinstance(self.verbose, (numbers.Integral, np.bool_)):
-            raise TypeError(f"verbose must be an int or a bool, got {self.verbose!r}")
-        return bool(self.verbose)
 
     def _check_init(self, X, n_clusters):
         """The init name, or the initial centres as a C-ordered array of X's dtype."""
@@ -219,14 +229,6 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
             return 1
         return n_init
 
-    def _check_max_fit_samples(self, n_clusters):
-        if self.max_fit_samples is None:
-            return None
-        size = check_int(self.max_fit_samples, "max_fit_samples", 1)
-        if size < n_clusters:
-            raise ValueError(f"max_fit_samples={size} must be >= n_clusters={n_clusters}")
-        return size
-
     # ------------------------------------------------------------------ using the centres
 
     def _check_test_data(self, X):
@@ -238,25 +240,29 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
     def predict(self, X):
         """Index of the nearest centre of each sample (the first on ties)."""
         X, centers = self._check_test_data(X)
-        labels, _ = _core.nearest_centers(X, centers, n_threads=effective_n_threads(self.n_threads))
-        return labels
+        scale = scale_for(X, "sqeuclidean", others=(centers,))
+        return _core.nearest_centers(scale.data(X), scale.data(centers), n_threads=effective_n_threads(self.n_threads))["labels"]
 
     def transform(self, X):
         """Euclidean distances from each sample to each centre, shape (n_samples, n_clusters)."""
         X, centers = self._check_test_data(X)
-        return _core.pairwise_distances(X, centers, metric="euclidean", n_threads=effective_n_threads(self.n_threads))
+        scale = scale_for(X, "euclidean", others=(centers,))
+        return scale.distances(_core.pairwise_distances(scale.data(X), scale.data(centers), metric="euclidean",
+                                                        n_threads=effective_n_threads(self.n_threads)))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) sum of squared distances of X to the nearest centres."""
         X, centers = self._check_test_data(X)
         weights = check_weights(sample_weight, X.shape[0], X.dtype)
-        return -assign(X, centers, weights, effective_n_threads(self.n_threads))[1]
+        scale = scale_for(X, "sqeuclidean", weights, others=(centers,))
+        inertia = assign(scale.data(X), scale.data(centers), scale.weights(weights), effective_n_threads(self.n_threads))[1]
+        return -scale.loss(inertia)
 
 
 def assign(X, centers, weights, n_threads):
     """Nearest-centre labels and the (weighted) inertia, summed in float64."""
-    labels, sq_distances = _core.nearest_centers(X, centers, n_threads=n_threads)
-    sq_distances = sq_distances.astype(np.float64)
+    nearest = _core.nearest_centers(X, centers, n_threads=n_threads)
+    labels, sq_distances = nearest["labels"], nearest["sq_distances"].astype(np.float64)
     inertia = float(sq_distances.sum() if weights is None else sq_distances @ weights.astype(np.float64))
     return labels, inertia
 

@@ -1,5 +1,5 @@
-"""What KMedoids, CLARA and CLARANS share: input validation, fitted attributes, predict and
-transform."""
+"""What KMedoids, CLARA and CLARANS share: parameter constraints, input validation, fitted
+attributes, predict and transform."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
-from .._utils.validation import METRICS, check_choice, check_int, check_weights, effective_n_threads, native_byte_order
+from .._utils.scaling import scale_for
+from .._utils.validation import check_weights, effective_n_threads, native_byte_order, validate_params
+from .checks import METRIC, N_CLUSTERS
 
 
 class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
-    """Base class: subclasses implement `_fit_core(X, precomputed, n_clusters, weights)`, which
-    returns the core's result dict."""
+    """Base class: subclasses extend `_parameter_constraints` and implement
+    `_fit_core(X, params, weights)` (params: the checked parameters by name), which returns
+    the core's result dict."""
+
+    # random_state and n_threads: checked where they are converted (seed_from, effective_n_threads).
+    _parameter_constraints = {"n_clusters": N_CLUSTERS, "metric": METRIC, "random_state": None, "n_threads": None}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -38,28 +44,29 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
-        check_choice(self.metric, "metric", (*METRICS, "precomputed"))
+        params = validate_params(self)
         precomputed = self.metric == "precomputed"
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2,
                           ensure_all_finite=not precomputed)  # the C++ check covers matrices
         n = X.shape[0]
         if precomputed and X.shape[1] != n:
             raise ValueError(f"with metric='precomputed' X must be a square dissimilarity matrix, got shape {X.shape}")
-        n_clusters = check_int(self.n_clusters, "n_clusters", 1)
+        n_clusters = params["n_clusters"]
         if n_clusters > n:
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={n}")
         if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:
             raise ValueError(f"all samples are identical, so {n_clusters} distinct clusters cannot be formed")
         weights = check_weights(sample_weight, n, X.dtype)
-        result = self._fit_core(X, precomputed, n_clusters, weights)
+        self._scale = scale_for(X, self.metric, weights)
+        result = self._fit_core(self._scale.data(X), params, self._scale.weights(weights))
         if not result["converged"]:
             warnings.warn(f"{type(self).__name__} stopped at max_iter={getattr(self, 'max_iter', None)} before "
                           "converging; increase max_iter.", ConvergenceWarning, stacklevel=2)
         self.medoid_indices_ = result["medoids"]
         self.labels_ = result["labels"]
-        self.inertia_ = float(result["loss"])
+        self.inertia_ = self._scale.loss(float(result["loss"]))
         self.n_iter_ = int(result["n_iter"])
-        self.n_swaps_ = int(result["n_swap"])
+        self.n_swaps_ = int(result["n_swaps"])
         self.cluster_centers_ = None if precomputed else X[self.medoid_indices_].copy()
         return self
 
@@ -74,8 +81,10 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             return np.ascontiguousarray(X[:, self.medoid_indices_])
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        return _core.pairwise_distances(X, np.ascontiguousarray(centers), metric=self.metric,
-                                        n_threads=self._n_threads())
+        scale = scale_for(X, self.metric, others=(centers,))
+        centers = scale.data(centers)
+        return scale.distances(_core.pairwise_distances(scale.data(X), np.ascontiguousarray(centers),
+                                                        metric=self.metric, n_threads=self._n_threads()))
 
     def predict(self, X):
         """Cluster (0..n_clusters-1) of each sample: its nearest medoid."""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _core
-from .estimator import METHODS
+from .._utils.validation import INT32_MAX, Boolean, Integer, seed_from
 from .base import MedoidClusterer
-from .._utils.validation import INITS, check_choice, check_int, seed_from
+from .checks import INIT, MAX_ITER, METHOD
 
 
 class CLARA(MedoidClusterer):
@@ -62,6 +60,13 @@ class CLARA(MedoidClusterer):
     Systems 101, 2021.
     """
 
+    _parameter_constraints = {
+        **MedoidClusterer._parameter_constraints,
+        "n_sampling": Integer(1, None, none_ok=True),  # above n: every point (checked against k in fit)
+        "n_sampling_iter": Integer(1, INT32_MAX), "method": METHOD, "init": INIT, "keep_medoids": Boolean(),
+        "max_iter": MAX_ITER, "verbose": None,
+    }
+
     def __init__(self, n_clusters=8, *, metric="euclidean", n_sampling=None, n_sampling_iter=5, method="fasterpam",
                  init="random", keep_medoids=True, max_iter=300, random_state=None, n_threads=None, verbose=False):
         self.n_clusters = n_clusters
@@ -76,31 +81,19 @@ class CLARA(MedoidClusterer):
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _sample_size(self, n_clusters):
-        if self.n_sampling is None:
-            return 80 + 4 * n_clusters
-        if isinstance(self.n_sampling, bool) or not isinstance(self.n_sampling, numbers.Integral):
-            raise TypeError(f"n_sampling must be None or an int, got {self.n_sampling!r}")
-        if self.n_sampling <= n_clusters:
-            raise ValueError(f"n_sampling={self.n_sampling} must be larger than n_clusters={n_clusters}")
-        return int(self.n_sampling)
-
-    def _fit_core(self, X, precomputed, n_clusters, weights):
-        check_choice(self.method, "method", METHODS)
-        check_choice(self.init, "init", INITS)
-        check_int(self.max_iter, "max_iter", 1)
-        check_int(self.n_sampling_iter, "n_sampling_iter", 1)
-        if not isinstance(self.keep_medoids, (bool, np.bool_)):
-            raise TypeError(f"keep_medoids must be True or False, got {self.keep_medoids!r}")
-        sample_size = min(self._sample_size(n_clusters), X.shape[0])
-        if n_clusters >= X.shape[0]:
-            raise ValueError(f"CLARA needs n_clusters={n_clusters} < n_samples={X.shape[0]}: a sample must have more "
+    def _fit_core(self, X, params, weights):
+        n, n_clusters = X.shape[0], params["n_clusters"]
+        n_sampling = 80 + 4 * n_clusters if params["n_sampling"] is None else params["n_sampling"]
+        if params["n_sampling"] is not None and n_sampling <= n_clusters:
+            raise ValueError(f"n_sampling={n_sampling} must be larger than n_clusters={n_clusters}")
+        if n_clusters >= n:
+            raise ValueError(f"CLARA needs n_clusters={n_clusters} < n_samples={n}: a sample must have more "
                              "points than medoids")
-        result = _core.clara(X, precomputed=precomputed, metric="euclidean" if precomputed else self.metric,
-                             k=n_clusters, sample_size=sample_size, n_samples=self.n_sampling_iter,
-                             method=self.method, init=self.init, keep_medoids=bool(self.keep_medoids),
-                             max_iter=self.max_iter, seed=seed_from(self.random_state), sample_weight=weights,
-                             n_threads=self._n_threads(), verbose=bool(self.verbose))
+        result = _core.clara(X, metric=self.metric, n_clusters=n_clusters, n_sampling=min(n_sampling, n),
+                             n_sampling_iter=params["n_sampling_iter"], method=self.method, init=self.init,
+                             keep_medoids=params["keep_medoids"], max_iter=params["max_iter"],
+                             seed=seed_from(self.random_state), sample_weight=weights, n_threads=self._n_threads(),
+                             verbose=bool(self.verbose))
         self.best_sample_ = int(result["best_sample"])
-        self.sample_losses_ = np.asarray(result["sample_losses"])
+        self.sample_losses_ = self._scale.loss(np.asarray(result["sample_losses"]))
         return result

@@ -8,8 +8,17 @@ import numbers
 import numpy as np
 
 from .. import _core
+from .._utils.validation import INT32_MAX, Integer, seed_from
 from .base import MedoidClusterer
-from .._utils.validation import check_int, seed_from
+
+
+def _max_neighbor(value, name):
+    """A count (>= 1) or a fraction (< 1) of the n - k non-medoids; inf and huge counts mean n."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name}={value} must be > 0")
+    return value
 
 
 class CLARANS(MedoidClusterer):
@@ -58,6 +67,11 @@ class CLARANS(MedoidClusterer):
     CLARANS algorithms", SISAP 2019.
     """
 
+    _parameter_constraints = {
+        **MedoidClusterer._parameter_constraints,
+        "n_local": Integer(1, INT32_MAX), "max_neighbor": _max_neighbor, "verbose": None,
+    }
+
     def __init__(self, n_clusters=8, *, metric="euclidean", n_local=2, max_neighbor=0.025, random_state=None,
                  n_threads=None, verbose=False):
         self.n_clusters = n_clusters
@@ -68,24 +82,14 @@ class CLARANS(MedoidClusterer):
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _patience(self, n_samples, n_clusters):
-        value = self.max_neighbor
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"max_neighbor must be a number, got {value!r}")
-        if not value > 0:
-            raise ValueError(f"max_neighbor={value} must be > 0")
-        if value < 1:
-            return max(1, math.ceil(value * (n_samples - n_clusters)))
-        return int(min(value, n_samples))  # the core caps at n anyway; this also handles inf and huge ints
-
-    def _fit_core(self, X, precomputed, n_clusters, weights):
-        check_int(self.n_local, "n_local", 1)
-        patience = self._patience(X.shape[0], n_clusters)
-        result = _core.clarans(X, precomputed=precomputed, metric="euclidean" if precomputed else self.metric,
-                               k=n_clusters, n_local=self.n_local, patience=patience,
-                               seed=seed_from(self.random_state), sample_weight=weights,
+    def _fit_core(self, X, params, weights):
+        n, n_clusters, value = X.shape[0], params["n_clusters"], params["max_neighbor"]
+        # The core caps the count at n anyway; capping here also handles inf and huge ints.
+        max_neighbor = max(1, math.ceil(value * (n - n_clusters))) if value < 1 else int(min(value, n))
+        result = _core.clarans(X, metric=self.metric, n_clusters=n_clusters, n_local=params["n_local"],
+                               max_neighbor=max_neighbor, seed=seed_from(self.random_state), sample_weight=weights,
                                n_threads=self._n_threads(), verbose=bool(self.verbose))
         self.best_local_ = int(result["best_local"])
-        self.local_losses_ = np.asarray(result["local_losses"])
-        self.swap_losses_ = np.asarray(result["swap_losses"])
+        self.local_losses_ = self._scale.loss(np.asarray(result["local_losses"]))
+        self.swap_losses_ = self._scale.loss(np.asarray(result["swap_losses"]))
         return result

@@ -5,10 +5,26 @@ from __future__ import annotations
 import numbers
 
 from .. import _core
+from .._utils.validation import physical_memory_bytes, seed_from
 from .base import MedoidClusterer
-from .._utils.validation import INITS, check_choice, check_int, check_medoids, physical_memory_bytes, seed_from
+from .checks import INIT, MAX_ITER, METHOD, N_INIT, check_medoids
+from .choices import INITS
 
-METHODS = ("fasterpam", "fastpam1", "pam", "alternate")
+
+def _precompute(value, name):
+    if value not in ("auto", True, False):
+        raise ValueError(f"{name}={value!r} must be 'auto', True or False")
+    return value
+
+
+def _init(value, name):
+    """A name from INITS, or initial medoid indices (checked against the data in fit)."""
+    if isinstance(value, str):
+        return INIT(value, name)
+    if value is None or isinstance(value, numbers.Number):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, INITS))} or an array-like of "
+                        f"n_clusters sample indices, got {value!r}")
+    return value
 
 
 class KMedoids(MedoidClusterer):
@@ -54,6 +70,11 @@ class KMedoids(MedoidClusterer):
     n_features_in_ : int
     """
 
+    _parameter_constraints = {
+        **MedoidClusterer._parameter_constraints,
+        "method": METHOD, "init": _init, "max_iter": MAX_ITER, "n_init": N_INIT, "precompute": _precompute,
+    }
+
     def __init__(self, n_clusters=8, *, metric="euclidean", method="fasterpam", init="random", max_iter=300,
                  n_init=1, precompute="auto", random_state=None, n_threads=None):
         self.n_clusters = n_clusters
@@ -66,31 +87,18 @@ class KMedoids(MedoidClusterer):
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def _check_params(self, n_samples, n_clusters):
-        check_choice(self.method, "method", METHODS)
-        if self.precompute not in ("auto", True, False):
-            raise ValueError(f"precompute={self.precompute!r} must be 'auto', True or False")
-        check_int(self.max_iter, "max_iter", 1)
-        check_int(self.n_init, "n_init", 1)
-        if isinstance(self.init, str):
-            check_choice(self.init, "init", INITS)
-            return None
-        if self.init is None or isinstance(self.init, numbers.Number):
-            raise TypeError(f"init must be one of {', '.join(map(repr, INITS))} or an array-like of "
-                            f"n_clusters sample indices, got {self.init!r}")
-        k, initial = check_medoids(self.init, n_samples)
-        if k != n_clusters:
-            raise ValueError(f"init gives {k} medoid indices but n_clusters={n_clusters}")
-        return initial
-
-    def _fit_core(self, X, precomputed, n_clusters, weights):
-        initial = self._check_params(X.shape[0], n_clusters)
-        options = dict(method=self.method, init=self.init if initial is None else "random", k=n_clusters,
-                       initial_medoids=initial, max_iter=self.max_iter, n_init=self.n_init,
+    def _fit_core(self, X, params, weights):
+        n_clusters, initial = params["n_clusters"], None
+        if not isinstance(self.init, str):
+            k, initial = check_medoids(self.init, X.shape[0])
+            if k != n_clusters:
+                raise ValueError(f"init gives {k} medoid indices but n_clusters={n_clusters}")
+        options = dict(method=self.method, init=self.init if initial is None else "random", n_clusters=n_clusters,
+                       initial_medoids=initial, max_iter=params["max_iter"], n_init=params["n_init"],
                        seed=seed_from(self.random_state), sample_weight=weights, n_threads=self._n_threads())
-        if precomputed:
+        if self.metric == "precomputed":
             return _core.kmedoids_matrix(X, **options)
-        return _core.kmedoids_features(X, metric=self.metric, store_matrix=self._store_matrix(X), **options)
+        return _core.kmedoids_features(X, metric=self.metric, precompute=self._store_matrix(X), **options)
 
     def _store_matrix(self, X):
         if self.precompute != "auto":

@@ -3,21 +3,15 @@ pam_build. The argument conventions follow the `kmedoids` package, so code can s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _core
-from .._utils.validation import (
-    INITS,
-    check_choice,
-    check_dissimilarity,
-    check_int,
-    check_medoids,
-    check_weights,
-    effective_n_threads,
-    seed_from,
-)
+from .._utils.scaling import scale_for
+from .._utils.validation import check_weights, seed_from
+from .checks import FUNCTION_MAX_ITER, INIT, check_dissimilarity, check_medoids, n_threads_from
 
 
 @dataclass(frozen=True)
@@ -52,15 +46,17 @@ def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample
     diss = check_dissimilarity(diss)
     n = diss.shape[0]
     k, initial = check_medoids(medoids, n)
-    init = check_choice(init, "init", INITS)
-    max_iter = check_int(max_iter, "max_iter", 0)
+    init = INIT(init, "init")
+    max_iter = FUNCTION_MAX_ITER(max_iter, "max_iter")
     weights = check_weights(sample_weight, n, diss.dtype)
+    scale = scale_for(diss, "precomputed", weights)
     raw = _core.kmedoids_matrix(
-        diss, method=method, init=init, k=k, initial_medoids=initial, max_iter=max_iter,
-        n_init=n_init, seed=seed_from(random_state), sample_weight=weights,
-        n_threads=effective_n_threads(n_threads),
+        scale.data(diss), method=method, init=init, n_clusters=k, initial_medoids=initial, max_iter=max_iter,
+        n_init=n_init, seed=seed_from(random_state), sample_weight=scale.weights(weights),
+        n_threads=n_threads_from(n_threads),
     )
-    return KMedoidsResult(**raw)
+    return KMedoidsResult(loss=scale.loss(raw["loss"]), labels=raw["labels"], medoids=raw["medoids"], n_iter=raw["n_iter"],
+                          n_swap=raw["n_swaps"], converged=raw["converged"])
 
 
 def fasterpam(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
@@ -128,5 +124,7 @@ def pam_build(diss, k, *, sample_weight=None, n_threads=None):
     """PAM's greedy BUILD initialisation alone, O(k n^2); `n_iter` and `n_swap` are 0."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"k must be an int, got {k!r}")
-    return run_on_matrix(diss, k, method="build", max_iter=0, init="build", random_state=None,
-                         sample_weight=sample_weight, n_threads=n_threads)
+    # No pass of any method: BUILD's medoids and their assignment, with nothing left to converge.
+    result = run_on_matrix(diss, k, method="fasterpam", max_iter=0, init="build", random_state=None,
+                           sample_weight=sample_weight, n_threads=n_threads)
+    return dataclasses.replace(result, converged=True)

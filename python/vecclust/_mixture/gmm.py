@@ -344,7 +344,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.init_params == "random_from_data":
             seeds = X[random_state.choice(n_samples, size=k, replace=False)]
         else:
-            seeds = _core.kmeans_plusplus(X, k, seed_from(random_state), None, n_threads)
+            seeds = _core.kmeans_plusplus(X, n_clusters=k, seed=seed_from(random_state), sample_weight=None,
+                                          n_threads=n_threads)
         params = from_responsibilities(np.ascontiguousarray(seeds), resp=np.eye(k))
         params.weights = np.full(k, (1.0 + COUNT_EPSILON) / n_samples)  # nk / n_samples, as scikit-learn
         return params
@@ -452,6 +453,8 @@ def _check_shape(array, shape, name):
 def _kmeans_labels(X, k, random_state, n_threads):
     """Labels of vecclust's k-means (k-means++ seeding, scikit-learn's default tolerance: 1e-4
     times the mean feature variance)."""
-    centers = _core.kmeans_plusplus(X, k, seed_from(random_state), None, n_threads)
+    centers = _core.kmeans_plusplus(X, n_clusters=k, seed=seed_from(random_state), sample_weight=None,
+                                     n_threads=n_threads)
     tol = 1e-4 * float(np.mean(np.var(X, axis=0, dtype=np.float64)))
-    return _core.kmeans(X, centers, None, 300, tol, "hamerly", n_threads)["labels"]
+    return _core.kmeans(X, centers, sample_weight=None, max_iter=300, tol=tol, algorithm="hamerly",
+                        n_threads=n_threads)["labels"]

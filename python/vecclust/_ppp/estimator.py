@@ -368,7 +368,8 @@ class PPP(ClusterMixin, BaseEstimator):
         tol = self.kmeans_tol * float(np.mean(np.var(sample.points, axis=0)))
         best, failures = None, []  # best: ((accepted, agreement), k-means result, test)
         for start, init in enumerate(self._starts(sample)):
-            km = _core.kmeans(sample.points, init, None, self.kmeans_max_iter, tol, "hamerly", self._n_threads_used)
+            km = _core.kmeans(sample.points, init, sample_weight=None, max_iter=self.kmeans_max_iter, tol=tol,
+                              algorithm="hamerly", n_threads=self._n_threads_used)
             if np.bincount(km["labels"], minlength=2).min() < min_sample_size:
                 failures.append("leaf: k-means child too small")
                 continue
@@ -410,7 +411,8 @@ class PPP(ClusterMixin, BaseEstimator):
         offset = math.sqrt(2 * sample.variances[0] / math.pi) * sample.axes[0]
         yield np.ascontiguousarray([sample.mean + offset, sample.mean - offset])
         for seed in range(self.n_extra_starts):
-            yield _core.kmeans_plusplus(sample.points, 2, seed, None, self._n_threads_used)
+            yield _core.kmeans_plusplus(sample.points, n_clusters=2, seed=seed, sample_weight=None,
+                                        n_threads=self._n_threads_used)
 
     def _one_vs_two(self, sample, q, side, criterion, box_null=False):
         """BIC(1 component) - BIC(2 components) on the sample's first q principal coordinates

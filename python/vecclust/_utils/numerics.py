@@ -22,6 +22,12 @@ def mean_variance(X):
     return float(sum_squares.mean() / n)
 
 
+def scaled_tol(X, tol):
+    """scikit-learn's k-means tolerance: the relative `tol` times the mean per-feature variance of
+    X, an absolute bound on the summed squared centre shift."""
+    return tol * mean_variance(X)
+
+
 def precision_cholesky(cov):
     """scikit-learn's parametrisation of a full covariance: the upper-triangular U with
     inv(cov) = U U^T."""

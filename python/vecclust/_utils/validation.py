@@ -18,9 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
-INITS = ("random", "first", "build", "lab", "k-medoids++")
-
 
 INT32_MAX = 2**31 - 1  # a C++ int
 INT64_MAX = 2**63 - 1  # index_t and the other 64-bit counts
@@ -48,22 +45,25 @@ class Integer:
 
 @dataclass(frozen=True)
 class Real:
-    """A finite real number (not a bool) in [low, high] (open at low when low_open)."""
+    """A finite real number (not a bool) in [low, high] (open at low when low_open, at high when high_open)."""
 
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     none_ok: bool = False
+    high_open: bool = False
 
     def __call__(self, value, name: str):
         if value is None and self.none_ok:
             return None
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a finite number, got {value!r}")
+        if not math.isfinite(value):  # the right type, a wrong value (as scikit-learn has it)
+            raise ValueError(f"{name}={value} must be a finite number")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             raise ValueError(f"{name}={value} must be {'>' if self.low_open else '>='} {self.low}")
-        if self.high is not None and value > self.high:
-            raise ValueError(f"{name}={value} must be <= {self.high}")
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            raise ValueError(f"{name}={value} must be {'<' if self.high_open else '<='} {self.high}")
         return float(value)
 
 
@@ -82,9 +82,13 @@ class Options:
 
 @dataclass(frozen=True)
 class Boolean:
+    """True or False; any int too when int_ok (a verbosity level, used as a flag)."""
+
+    int_ok: bool = False
+
     def __call__(self, value, name: str):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {value!r}")
+        if not isinstance(value, (bool, np.bool_, numbers.Integral) if self.int_ok else (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False{' or an int' if self.int_ok else ''}, got {value!r}")
         return bool(value)
 
 
@@ -100,12 +104,20 @@ def validate_params(estimator) -> dict:
     return checked
 
 
-def effective_n_threads(n_threads) -> int:
-    """None means every CPU this process may use; -1 the same, -2 all but one, and so on."""
+MAX_THREADS_PER_CPU = 4  # more only costs thread start-up time (results never depend on the count)
+
+
+def available_cpus() -> int:
     try:
-        available = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads) -> int:
+    """None means every CPU this process may use; -1 the same, -2 all but one, and so on. A
+    count above MAX_THREADS_PER_CPU threads per CPU is lowered to that."""
+    available = available_cpus()
     if n_threads is None:
         return available
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
@@ -116,7 +128,7 @@ def effective_n_threads(n_threads) -> int:
         return max(1, available + 1 + int(n_threads))
     if n_threads > INT32_MAX:
         raise ValueError(f"n_threads={n_threads} must be <= {INT32_MAX}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS_PER_CPU * available)
 
 
 def seed_from(random_state) -> int:
@@ -136,57 +148,12 @@ def check_choice(value, name: str, options) -> str:
     return value
 
 
-def check_medoids(medoids, n_samples: int):
-    """k (an int) or initial medoid indices; returns (k, indices or None)."""
-    if isinstance(medoids, numbers.Integral) and not isinstance(medoids, bool):
-        k = int(medoids)
-        if not 1 <= k <= n_samples:
-            raise ValueError(f"the number of medoids k={k} must be in [1, n_samples={n_samples}]")
-        return k, None
-    if isinstance(medoids, (bool, str, float)) or medoids is None:
-        raise TypeError(f"medoids must be an int k or an array of initial medoid indices, got {medoids!r}")
-    indices = np.asarray(medoids)
-    if indices.ndim != 1 or indices.size == 0:
-        raise ValueError("initial medoids must be a non-empty 1-d array of sample indices")
-    if not np.issubdtype(indices.dtype, np.integer):
-        raise TypeError(f"initial medoid indices must be integers, got dtype {indices.dtype}")
-    if indices.min() < 0 or indices.max() >= n_samples:
-        raise ValueError(f"initial medoid indices must be in [0, {n_samples}), got {indices.tolist()}")
-    if np.unique(indices).size != indices.size:
-        raise ValueError(f"initial medoid indices must be distinct, got {indices.tolist()}")
-    return indices.size, np.ascontiguousarray(indices, dtype=np.int64)
-
-
 def native_byte_order(X):
     """Float arrays in non-native byte order, converted without changing precision (scikit-learn
     would otherwise turn big-endian float32 into float64)."""
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not X.dtype.isnative:
         return X.astype(X.dtype.newbyteorder("="))
     return X
-
-
-def check_dissimilarity(diss) -> np.ndarray:
-    """A square float32/float64 C-contiguous matrix (integers become float64); contents are
-    validated in C++ (finite, non-negative, zero diagonal, symmetric)."""
-    if hasattr(diss, "toarray"):
-        raise TypeError("a sparse dissimilarity matrix is not supported; pass a dense array")
-    diss = native_byte_order(np.asarray(diss))
-    if diss.dtype.kind in "biu":
-        diss = diss.astype(np.float64)
-    elif diss.dtype not in (np.float32, np.float64):
-        if diss.dtype.kind == "f":
-            diss = diss.astype(np.float64)
-        else:
-            raise TypeError(f"the dissimilarity matrix must be numeric, got dtype {diss.dtype}")
-    if diss.ndim != 2:
-        raise ValueError(f"the dissimilarity matrix must be 2-dimensional, got shape {diss.shape}")
-    if diss.shape[0] != diss.shape[1]:
-        raise ValueError(f"the dissimilarity matrix must be square, got shape {diss.shape}")
-    if diss.shape[0] == 0:
-        raise ValueError("the dissimilarity matrix is empty")
-    if diss.shape[0] < 2:
-        raise ValueError("k-medoids needs at least 2 samples, got 1 sample")
-    return np.ascontiguousarray(diss)
 
 
 def check_weights(sample_weight, n_samples: int, dtype) -> np.ndarray | None:

@@ -9,6 +9,9 @@
 #include <condition_variable>  // std::condition_variable
 #include <exception>           // std::exception_ptr
 #include <mutex>               // std::mutex
+#include <stdexcept>           // std::runtime_error
+#include <string>              // std::to_string
+#include <system_error>        // std::system_error
 #include <thread>              // std::thread
 #include <vector>              // std::vector
 
@@ -26,21 +29,22 @@ namespace vecclust {
 class ThreadPool {
   public:
     // `control.n_threads()` threads take part: the caller plus n_threads - 1 workers.
+    // When the system cannot start a thread (a memory or process limit), the ones already
+    // started are stopped and joined before the error is thrown, so nothing is left running.
     explicit ThreadPool(Control& control) : control_(control) {
         const int n_workers = control.n_threads() - 1;
-        workers_.reserve(static_cast<size_t>(n_workers));
-        for (int w = 0; w < n_workers; ++w) workers_.emplace_back([this, w] { worker_loop(w + 1); });
+        try {
+            workers_.reserve(static_cast<size_t>(n_workers));
+            for (int w = 0; w < n_workers; ++w) workers_.emplace_back([this, w] { worker_loop(w + 1); });
+        } catch (const std::system_error& error) {
+            const size_t started = workers_.size();
+            stop_workers();
+            throw std::runtime_error("could not start " + std::to_string(n_workers + 1) + " threads (started " +
+                                     std::to_string(started + 1) + ": " + error.what() + "); use a smaller n_threads");
+        }
     }
 
-    ~ThreadPool() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            shutdown_ = true;
-            shutdown_flag_.store(true);
-        }
-        wake_.notify_all();
-        for (auto& worker : workers_) worker.join();
-    }
+    ~ThreadPool() { stop_workers(); }
 
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
@@ -109,6 +113,17 @@ class ThreadPool {
     }
 
   private:
+    void stop_workers() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            shutdown_ = true;
+            shutdown_flag_.store(true);
+        }
+        wake_.notify_all();
+        for (auto& worker : workers_) worker.join();
+        workers_.clear();
+    }
+
     void record_error(std::exception_ptr error) {
         std::lock_guard<std::mutex> lock(error_mutex_);
         if (!error_) error_ = error;

@@ -38,6 +38,7 @@ struct IoError : std::runtime_error {
 class Checksum {
   public:
     void update(const void* data, size_t n) {
+        if (n == 0) return;  // an empty array's data may be null, which memcpy must not see
         const auto* bytes = static_cast<const unsigned char*>(data);
         length_ += n;
         if (pending_size_ > 0) {  // complete the word left over from the last call
@@ -164,6 +165,7 @@ class MemorySource : public ByteSource {
   public:
     explicit MemorySource(const char* data) : data_(data) {}
     void read(void* out, size_t n) override {
+        if (n == 0) return;  // `out` may be the null data of an empty array
         std::memcpy(out, data_, n);
         data_ += n;
     }

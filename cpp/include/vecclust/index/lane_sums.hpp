@@ -4,8 +4,8 @@
 // plus lane l + 8, then l + 4, l + 2, l + 1). Rows are padded with zeros to a multiple of 8
 // floats, so no other tail exists.
 //
-// Written with GCC vector types, so the baseline, AVX2 and AVX-512 clones run the same IEEE
-// operations per lane (no FMA contraction) and give the same bits everywhere. Each lane is a
+// Written with GCC vector types and run through isa::dispatch, so the baseline, AVX2 and AVX-512
+// code runs the same IEEE operations per lane (no FMA contraction) and gives the same bits. Each lane is a
 // chain of dependent additions, so rows are summed four at a time to overlap the chains.
 #pragma once
 
@@ -13,12 +13,7 @@
 #include <cstring>  // std::memcpy
 
 #include "vecclust/base/common.hpp"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define VECCLUST_LANE_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
-#else
-#define VECCLUST_LANE_CLONES
-#endif
+#include "vecclust/cpu/isa.hpp"
 
 namespace vecclust::lane_sums {
 
@@ -26,7 +21,7 @@ using Lanes = float __attribute__((vector_size(64)));  // 16 floats
 using HalfLanes = float __attribute__((vector_size(32)));
 
 // Vectors only ever pass by reference, so no function has a vector ABI that differs between
-// the clones (nothing here is left out of line anyway).
+// the levels (nothing here is left out of line anyway).
 #define VECCLUST_LANES_INLINE inline __attribute__((always_inline))
 
 // The steps of metric_ops::SquaredDiff and Dot, on vectors of lanes.
@@ -126,10 +121,12 @@ VECCLUST_LANES_INLINE void sum_rows(const float* query, const Row* rows, index_t
 
 // out[i] = the lane sum of query and rows[i], for n rows.
 template <class Op, class Row>
-VECCLUST_LANE_CLONES void sums(const float* query, const Row* rows, index_t n, index_t stride, float* out) {
-    index_t i = 0;
-    for (; i + 4 <= n; i += 4) sum_rows<Op, 4>(query, rows + i, stride, out + i);
-    for (; i < n; ++i) sum_rows<Op, 1>(query, rows + i, stride, out + i);
+inline void sums(const float* query, const Row* rows, index_t n, index_t stride, float* out) {
+    isa::dispatch([&](auto) {
+        index_t i = 0;
+        for (; i + 4 <= n; i += 4) sum_rows<Op, 4>(query, rows + i, stride, out + i);
+        for (; i < n; ++i) sum_rows<Op, 1>(query, rows + i, stride, out + i);
+    });
 }
 
 #undef VECCLUST_LANES_INLINE

@@ -51,22 +51,18 @@ struct ProjectionFacts {
 
 namespace codes_detail {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define VECCLUST_PROJECT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECCLUST_PROJECT_CLONES
-#endif
-
 // y = P row over the transposed basis (dim x 32), dimension by dimension: each y_c adds its
-// terms in the same order in every clone (the vectors run across directions), so all agree.
-VECCLUST_PROJECT_CLONES inline void project(const double* transposed, index_t dim, const float* row, double* y) {
-    double sums[32] = {};
-    for (index_t j = 0; j < dim; ++j) {
-        const double* column = transposed + j * 32;
-        const double x = row[j];
-        for (int c = 0; c < 32; ++c) sums[c] += column[c] * x;
-    }
-    for (int c = 0; c < 32; ++c) y[c] = sums[c];
+// terms in the same order at every level (the vectors run across directions), so all agree.
+inline void project(const double* transposed, index_t dim, const float* row, double* y) {
+    isa::dispatch([&](auto) {
+        double sums[32] = {};
+        for (index_t j = 0; j < dim; ++j) {
+            const double* column = transposed + j * 32;
+            const double x = row[j];
+            for (int c = 0; c < 32; ++c) sums[c] += column[c] * x;
+        }
+        for (int c = 0; c < 32; ++c) y[c] = sums[c];
+    });
 }
 
 }  // namespace codes_detail
@@ -399,12 +395,14 @@ template <bool kSquared>
 inline void code_sums(const float* query, const float* base, const float* step, const std::uint8_t* const* codes, size_t n,
                       float* out) {
     static_assert(ProjectedQuantizer::kDims == 32, "the kernels are written for 32 directions");
+    isa::dispatch([&](auto at) {
+        constexpr isa::Level level = decltype(at)::value;
 #ifdef VECCLUST_ISA_DISPATCH
-    const isa::Level level = isa::current();
-    if (level == isa::Level::avx512) return codes_detail::code_sums_avx512<kSquared>(query, base, step, codes, n, out);
-    if (level == isa::Level::avx2) return codes_detail::code_sums_avx2<kSquared>(query, base, step, codes, n, out);
+        if constexpr (level == isa::Level::avx512) return codes_detail::code_sums_avx512<kSquared>(query, base, step, codes, n, out);
+        if constexpr (level == isa::Level::avx2) return codes_detail::code_sums_avx2<kSquared>(query, base, step, codes, n, out);
 #endif
-    codes_detail::code_sums_generic<kSquared>(query, base, step, codes, n, out);
+        codes_detail::code_sums_generic<kSquared>(query, base, step, codes, n, out);
+    });
 }
 
 }  // namespace vecclust

@@ -52,7 +52,7 @@ KMedoidsResult alternating(const Source& source, const std::vector<index_t>& ini
             result.converged = true;
             break;
         }
-        result.n_swap += static_cast<int>(std::count(moved.begin(), moved.end(), 1));
+        result.n_swaps += static_cast<int>(std::count(moved.begin(), moved.end(), 1));
         loss = state.reset(source, medoids, row);
     }
     return state.finish(std::move(result), loss);

@@ -16,9 +16,9 @@
 namespace vecclust {
 
 struct ClaraOptions {
-    index_t k = 0;
-    index_t sample_size = 0;  // > k, at most n
-    int n_samples = 5;
+    index_t n_clusters = 0;
+    index_t n_sampling = 0;  // points per sample, > n_clusters (n or more: every point)
+    int n_sampling_iter = 5;  // number of samples
     Method method = Method::fasterpam;
     Init init = Init::random;
     bool keep_medoids = true;  // the best medoids so far are part of every later sample
@@ -27,7 +27,7 @@ struct ClaraOptions {
 };
 
 struct ClaraResult {
-    KMedoidsResult best;  // over all points; n_iter and n_swap are the best sample's
+    KMedoidsResult best;  // over all points; n_iter and n_swaps are the best sample's
     int best_sample = 0;
     std::vector<double> sample_losses;
 };
@@ -102,20 +102,19 @@ inline std::vector<index_t> draw_sample(index_t n, index_t size, const std::vect
 
 template <class T, class Data>
 ClaraResult clara(const Data& data, const T* weights, const ClaraOptions& options, Control& control) {
-    const index_t n = data.size(), k = options.k;
+    const index_t n = data.size(), k = options.n_clusters;
     require(k >= 1 && k <= n, "the number of medoids k=" + std::to_string(k) + " must be in [1, n_samples=" + std::to_string(n) + "]");
-    require(options.sample_size > k, "the sample size must be larger than k");
-    require(options.n_samples >= 1, "at least one sample is needed");
+    require(options.n_sampling > k, "the sample size must be larger than k");
     ThreadPool pool(control);
     Rng seeds(options.seed);
     ClaraResult result;
     std::vector<index_t> best_medoids;
-    for (int s = 0; s < options.n_samples; ++s) {
+    for (int s = 0; s < options.n_sampling_iter; ++s) {
         // The first seed initialises, as in fit_kmedoids: with a sample of all points CLARA
         // then repeats KMedoids exactly.
         Rng init_rng(seeds.fork()), sample_rng(seeds.fork());
         const std::vector<index_t> sample =
-            detail::draw_sample(n, options.sample_size, options.keep_medoids ? best_medoids : std::vector<index_t>{}, sample_rng);
+            detail::draw_sample(n, options.n_sampling, options.keep_medoids ? best_medoids : std::vector<index_t>{}, sample_rng);
         const auto m = static_cast<index_t>(sample.size());
         std::vector<T> matrix(static_cast<size_t>(m * m)), sample_weights;
         data.sample_matrix(sample, matrix.data(), pool);
@@ -140,8 +139,8 @@ ClaraResult clara(const Data& data, const T* weights, const ClaraOptions& option
             best_medoids = medoids;
         }
         if (control.verbose())
-            control.report("CLARA sample " + std::to_string(s + 1) + "/" + std::to_string(options.n_samples) + ": " +
-                           std::to_string(local.n_swap) + " swaps, loss over all points " + std::to_string(scored.loss) +
+            control.report("CLARA sample " + std::to_string(s + 1) + "/" + std::to_string(options.n_sampling_iter) + ": " +
+                           std::to_string(local.n_swaps) + " swaps, loss over all points " + std::to_string(scored.loss) +
                            (improved ? " (best so far)" : ""));
         control.poll();
     }

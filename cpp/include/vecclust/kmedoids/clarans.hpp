@@ -1,7 +1,7 @@
 // FastCLARANS (Schubert & Rousseeuw, 2019/2021): randomised search of the swap neighbourhood.
 // Candidates are drawn in random order; each is priced against all k medoids at once in one
 // O(n) pass (the FasterPAM kernel), and the best swap for it is taken if it lowers the loss.
-// After `patience` consecutive candidates without improvement the search declares a local
+// After `max_neighbor` consecutive candidates without improvement the search declares a local
 // optimum; n_local such searches from random medoids are made and the best kept. Distances come
 // from the source on demand: nothing of size n x n is stored (O(n k) for the medoid table).
 #pragma once
@@ -18,9 +18,9 @@
 namespace vecclust {
 
 struct ClaransOptions {
-    index_t k = 0;
+    index_t n_clusters = 0;
     int n_local = 2;
-    index_t patience = 1;  // consecutive candidates without improvement that end a search
+    index_t max_neighbor = 1;  // consecutive candidates without improvement that end a search
     std::uint64_t seed = 0;
 };
 
@@ -33,12 +33,10 @@ struct ClaransResult {
 
 template <class T, class Source>
 ClaransResult fastclarans(const Source& source, const T* weights, const ClaransOptions& options, Control& control) {
-    const index_t n = source.size(), k = options.k;
+    const index_t n = source.size(), k = options.n_clusters;
     require(k >= 1 && k <= n, "the number of medoids k=" + std::to_string(k) + " must be in [1, n_samples=" + std::to_string(n) + "]");
-    require(options.patience >= 1, "max_neighbor must allow at least one try");
-    require(options.n_local >= 1, "n_local must be >= 1");
     // After n failures in a row every candidate has been tried against the current medoids.
-    const index_t patience = std::min(options.patience, n);
+    const index_t max_neighbor = std::min(options.max_neighbor, n);
     ThreadPool pool(control);
     Rng seeds(options.seed);
     ClaransResult result;
@@ -51,7 +49,7 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
             double start_loss = 0.0;
             run = single_medoid<T>(source, initial[0], weights, pool, &start_loss);
             losses = {start_loss};
-            if (run.n_swap > 0) losses.push_back(run.loss);
+            if (run.n_swaps > 0) losses.push_back(run.loss);
         } else {
             std::vector<index_t> order(static_cast<size_t>(n));
             for (index_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
@@ -64,12 +62,12 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
             EagerSwapper<T, Source> swapper(source, state, pool);
             index_t cursor = 0, failures = 0;
             run.converged = true;
-            while (failures < patience) {
+            while (failures < max_neighbor) {
                 // A gain must beat rounding noise to count (ELKI's rule), so every swap lowers the loss.
                 const auto hit = swapper.first_improving(
-                    patience - failures, [&](index_t p) { return order[static_cast<size_t>((cursor + p) % n)]; }, -1e-12 * loss);
+                    max_neighbor - failures, [&](index_t p) { return order[static_cast<size_t>((cursor + p) % n)]; }, -1e-12 * loss);
                 if (hit.position < 0) {
-                    run.n_iter += static_cast<int>(patience - failures);
+                    run.n_iter += static_cast<int>(max_neighbor - failures);
                     break;
                 }
                 const index_t j = order[static_cast<size_t>((cursor + hit.position) % n)];
@@ -77,14 +75,14 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
                 loss = state.loss();
                 losses.push_back(loss);
                 run.n_iter += static_cast<int>(hit.position + 1);
-                ++run.n_swap;
+                ++run.n_swaps;
                 cursor = (cursor + hit.position + 1) % n;
                 failures = 0;
             }
             run = state.finish(std::move(run), loss);
         }
         result.local_losses.push_back(run.loss);
-        const std::string summary = std::to_string(run.n_swap) + " swaps in " + std::to_string(run.n_iter) +
+        const std::string summary = std::to_string(run.n_swaps) + " swaps in " + std::to_string(run.n_iter) +
                                     " tries, loss " + std::to_string(run.loss);
         const bool improved = local == 0 || run.loss < result.best.loss;
         if (improved) {

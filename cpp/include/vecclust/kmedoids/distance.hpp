@@ -21,6 +21,7 @@
 
 namespace vecclust {
 
+// The names are those of METRICS in Python (vecclust/_kmedoids/choices.py).
 enum class Metric { euclidean, sqeuclidean, manhattan, cosine };
 
 inline Metric parse_metric(const std::string& name) {
@@ -72,8 +73,9 @@ struct Dot {
 
 // Distances from kQueries query vectors to the 64 points of one block (stored dimension by
 // dimension): each lane is a plain sequential sum over dimensions, vectorised across points.
+// Called inside isa::dispatch, which compiles it at each level's vector width.
 template <class T, class Op, int kQueries>
-VECCLUST_MULTIVERSION void block_distances(const T* block, index_t d, const T* const* queries, T* out) {
+void block_distances(const T* block, index_t d, const T* const* queries, T* out) {
     constexpr index_t kLanes = 64;
     T acc[kQueries][kLanes] = {};
     for (index_t t = 0; t < d; ++t) {
@@ -173,14 +175,17 @@ class FeatureSource {
         return acc;
     }
 
+    // Plain loops: AVX2 is the widest level worth its build time here.
     template <class Op>
     void one_row(const T* query, T* out) const {
-        T block_out[kBlock];
-        const T* queries[1] = {query};
-        for (index_t begin = 0; begin < n_; begin += kBlock) {
-            metric_ops::block_distances<T, Op, 1>(blocked_.data() + static_cast<size_t>(begin * d_), d_, queries, block_out);
-            std::copy(block_out, block_out + std::min(kBlock, n_ - begin), out + begin);
-        }
+        isa::dispatch<isa::Level::avx2>([&](auto) {
+            T block_out[kBlock];
+            const T* queries[1] = {query};
+            for (index_t begin = 0; begin < n_; begin += kBlock) {
+                metric_ops::block_distances<T, Op, 1>(blocked_.data() + static_cast<size_t>(begin * d_), d_, queries, block_out);
+                std::copy(block_out, block_out + std::min(kBlock, n_ - begin), out + begin);
+            }
+        });
     }
 
     template <class Op>
@@ -188,11 +193,13 @@ class FeatureSource {
         constexpr int kQueries = 8;
         const T* points = blocked_.data() + static_cast<size_t>(column_block * kBlock * d_);
         const index_t first = row_block * kBlock, last = std::min(n_, first + kBlock) - 1;
-        for (index_t a = 0; a < kBlock; a += kQueries) {
-            const T* queries[kQueries];
-            for (int q = 0; q < kQueries; ++q) queries[q] = point(std::min(first + a + q, last));
-            metric_ops::block_distances<T, Op, kQueries>(points, d_, queries, out + a * kBlock);
-        }
+        isa::dispatch<isa::Level::avx2>([&](auto) {
+            for (index_t a = 0; a < kBlock; a += kQueries) {
+                const T* queries[kQueries];
+                for (int q = 0; q < kQueries; ++q) queries[q] = point(std::min(first + a + q, last));
+                metric_ops::block_distances<T, Op, kQueries>(points, d_, queries, out + a * kBlock);
+            }
+        });
     }
 
     void normalise(T* v) const {

@@ -27,7 +27,7 @@ KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initi
     index_t last_swap = -1;  // a pass ends when the scan comes back round to the last swap
     while (result.n_iter < max_iter) {
         ++result.n_iter;
-        const int swaps_before = result.n_swap;
+        const int swaps_before = result.n_swaps;
         const double loss_before = loss;
         for (index_t next = 0; next < n;) {
             const index_t stop = last_swap >= next ? last_swap : n;
@@ -35,15 +35,15 @@ KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initi
             if (hit.position < 0) break;
             const index_t j = next + hit.position;
             swapper.swap(hit.gain.slot, j);
-            ++result.n_swap;
+            ++result.n_swaps;
             last_swap = j;
             next = j + 1;
         }
         // A pass without swaps is convergence; a pass whose swaps did not lower the re-summed
         // loss means the predicted gains were rounding noise, so stop as well. (The loss is
         // re-summed once per pass: only its value at the end of a pass is ever used.)
-        if (result.n_swap > swaps_before) loss = state.loss();
-        if (result.n_swap == swaps_before || loss >= loss_before) {
+        if (result.n_swaps > swaps_before) loss = state.loss();
+        if (result.n_swaps == swaps_before || loss >= loss_before) {
             result.converged = true;
             break;
         }

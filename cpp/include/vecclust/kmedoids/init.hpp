@@ -15,6 +15,7 @@
 
 namespace vecclust {
 
+// The names are those of INITS in Python (vecclust/_kmedoids/choices.py).
 enum class Init { random, first, build, lab, kmedoidspp };
 
 inline Init parse_init(const std::string& name) {

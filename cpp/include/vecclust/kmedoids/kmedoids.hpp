@@ -12,21 +12,21 @@
 
 namespace vecclust {
 
-enum class Method { fasterpam, fastpam1, pam, alternating, build_only };
+// The names are those of METHODS in Python (vecclust/_kmedoids/choices.py).
+enum class Method { fasterpam, fastpam1, pam, alternate };
 
 inline Method parse_method(const std::string& name) {
     if (name == "fasterpam") return Method::fasterpam;
     if (name == "fastpam1") return Method::fastpam1;
     if (name == "pam") return Method::pam;
-    if (name == "alternate" || name == "alternating") return Method::alternating;
-    if (name == "build") return Method::build_only;
+    if (name == "alternate") return Method::alternate;
     throw std::invalid_argument("unknown method '" + name + "'");
 }
 
 struct KMedoidsOptions {
     Method method = Method::fasterpam;
     Init init = Init::random;
-    index_t k = 0;
+    index_t n_clusters = 0;
     std::vector<index_t> initial_medoids;  // used instead of `init` when not empty
     int max_iter = 100;
     int n_init = 1;
@@ -56,7 +56,7 @@ KMedoidsResult single_medoid(const Source& source, index_t start, const T* weigh
     result.medoids = {best};
     result.labels.assign(static_cast<size_t>(n), 0);
     result.n_iter = 1;
-    result.n_swap = best != start ? 1 : 0;
+    result.n_swaps = best != start ? 1 : 0;
     return result;
 }
 
@@ -64,18 +64,13 @@ template <class T, class Source>
 KMedoidsResult kmedoids_from(const Source& source, const std::vector<index_t>& initial, Method method, const T* weights,
                              int max_iter, ThreadPool& pool) {
     // One medoid: the swap kernels need a second medoid, and the exact answer is one scan away.
-    if (initial.size() == 1 && max_iter > 0 && method != Method::build_only)
+    if (initial.size() == 1 && max_iter > 0)
         return single_medoid<T>(source, initial[0], weights, pool);
     switch (method) {
         case Method::fasterpam: return fasterpam<T>(source, initial, weights, max_iter, pool);
         case Method::fastpam1: return fastpam1<T>(source, initial, weights, max_iter, pool);
         case Method::pam: return pam_swap<T>(source, initial, weights, max_iter, pool);
-        case Method::alternating: return alternating<T>(source, initial, weights, max_iter, pool);
-        case Method::build_only: {  // the initial medoids and their assignment, no swaps
-            KMedoidsResult result = fasterpam<T>(source, initial, weights, 0, pool);
-            result.converged = true;
-            return result;
-        }
+        case Method::alternate: return alternating<T>(source, initial, weights, max_iter, pool);
     }
     return {};
 }
@@ -93,10 +88,9 @@ inline void check_initial_medoids(const std::vector<index_t>& medoids, index_t n
 template <class T, class Source>
 KMedoidsResult fit_kmedoids(const Source& source, const T* weights, const KMedoidsOptions& options, Control& control) {
     const index_t n = source.size();
-    const index_t k = options.initial_medoids.empty() ? options.k : static_cast<index_t>(options.initial_medoids.size());
+    const index_t k = options.initial_medoids.empty() ? options.n_clusters : static_cast<index_t>(options.initial_medoids.size());
     require(n >= 1, "k-medoids needs at least one sample");
     require(k >= 1 && k <= n, "the number of medoids k=" + std::to_string(k) + " must be in [1, n_samples=" + std::to_string(n) + "]");
-    require(options.max_iter >= 0, "max_iter must be >= 0");
     if (!options.initial_medoids.empty()) check_initial_medoids(options.initial_medoids, n);
 
     ThreadPool pool(control);

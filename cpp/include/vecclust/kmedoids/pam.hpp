@@ -65,7 +65,7 @@ KMedoidsResult best_swap_descent(const Source& source, const std::vector<index_t
         }
         state.swap(best.slot, best.candidate, source.row(best.candidate, swap_row.data()));
         const double new_loss = state.loss();
-        ++result.n_swap;
+        ++result.n_swaps;
         const bool improved = new_loss < loss;
         loss = new_loss;
         if (!improved) {  // the predicted gain was rounding noise

@@ -26,7 +26,7 @@ struct KMedoidsResult {
     std::vector<index_t> medoids;
     std::vector<index_t> labels;
     int n_iter = 0;
-    int n_swap = 0;
+    int n_swaps = 0;
     bool converged = true;
 };
 

@@ -1,0 +1,126 @@
+"""`vecclust cluster`: cluster the rows of a data file, save the labels and print a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import CLARA, CLARANS, PPP, KMeans, KMedoids
+from .._kmedoids.choices import METHODS as KMEDOIDS_METHODS
+from .common import CLIError, warnings_reported
+from .files import load_matrix, save_labels
+
+
+def make_kmeans(args, X, metric):
+    init = args.init if isinstance(args.init, str) else X[np.asarray(args.init)]  # indices: those rows
+    return KMeans(args.k, init=init, n_init="auto" if args.n_init is None else args.n_init,
+                  max_iter=args.max_iter, max_fit_samples=args.max_fit_samples, verbose=int(args.verbose),
+                  random_state=args.seed, n_threads=args.n_threads)
+
+
+def make_clara(args, X, metric):
+    return CLARA(args.k, n_sampling=args.n_sampling, n_sampling_iter=args.n_sampling_iter, init=args.init,
+                 max_iter=args.max_iter, verbose=args.verbose, **common_options(args, metric))
+
+
+def make_clarans(args, X, metric):
+    return CLARANS(args.k, n_local=args.n_local, max_neighbor=args.max_neighbor, verbose=args.verbose,
+                   **common_options(args, metric))
+
+
+def make_ppp(args, X, metric):
+    return PPP(verbose=int(args.verbose), n_threads=args.n_threads)  # its result does not depend on a seed
+
+
+def make_kmedoids(args, X, metric):
+    return KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter,
+                    n_init=1 if args.n_init is None else args.n_init, **common_options(args, metric))
+
+
+def common_options(args, metric) -> dict:
+    return dict(metric=metric, random_state=args.seed, n_threads=args.n_threads)
+
+
+# --method: each k-medoids method of KMedoids, then the other estimators.
+OTHER_METHODS = {"clara": make_clara, "clarans": make_clarans, "kmeans": make_kmeans, "ppp": make_ppp}
+METHODS = (*KMEDOIDS_METHODS, *OTHER_METHODS)
+EUCLIDEAN_ONLY = ("kmeans", "ppp")
+NO_MEDOID_INDICES = ("clara", "clarans")  # they fit on samples, so given medoid indices would not apply
+
+
+def resolve_metric(args) -> str:
+    """--metric and --precomputed as one metric name; checks that --method and -k go with it."""
+    metric = args.metric
+    if args.precomputed:
+        if metric not in (None, "precomputed"):
+            raise CLIError(f"--precomputed conflicts with --metric {metric}")
+        metric = "precomputed"
+    metric = metric or "euclidean"
+    if args.method in EUCLIDEAN_ONLY and metric != "euclidean":
+        raise CLIError(f"--method {args.method} works with the euclidean metric only, not {metric}")
+    if (args.k is None) != (args.method == "ppp"):
+        raise CLIError("--method ppp finds the number of clusters itself: do not give -k"
+                       if args.method == "ppp" else f"-k is required for --method {args.method}")
+    return metric
+
+
+def check_out(out: Path) -> None:
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a directory")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out {out}: directory {out.parent} does not exist")
+
+
+def check_data(X: np.ndarray, path: Path, metric: str) -> None:
+    """A precomputed matrix must be square; data must be finite."""
+    if metric == "precomputed":
+        if X.shape[0] != X.shape[1]:
+            raise CLIError(f"{path}: with a precomputed metric the file must hold a square dissimilarity "
+                           f"matrix, got shape {X.shape}")
+        return
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        count = int(bad.sum())
+        raise CLIError(f"{path}: contains NaN or infinity ({count} entr{'ies' if count > 1 else 'y'}; first at "
+                       f"row {row}, column {col})")
+
+
+def print_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: Path) -> None:
+    n = X.shape[0]
+    init = args.init if isinstance(args.init, str) else "given"
+    if args.method == "ppp":
+        print(f"n={n} clusters found={model.n_clusters_} splits={len(model.splits_)} merges={len(model.merges_)} "
+              f"time={elapsed:.3f}s (ppp, {X.shape[1]} features, {X.dtype}) -> {out}")
+    elif args.method == "kmeans":
+        print(f"n={n} k={args.k} inertia={model.inertia_:.6g} iterations={model.n_iter_} time={elapsed:.3f}s "
+              f"(kmeans, init {init}, {X.shape[1]} features, {X.dtype}) -> {out}")
+    else:
+        what = "dissimilarity matrix" if metric == "precomputed" else f"{X.shape[1]} features, {metric}"
+        print(f"n={n} k={args.k} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
+              f"time={elapsed:.3f}s ({args.method}, init {init}, {what}, {X.dtype}) -> {out}")
+        print("medoids:", " ".join(str(int(m)) for m in model.medoid_indices_))
+
+
+def cmd_cluster(args) -> int:
+    metric = resolve_metric(args)
+    out = Path(args.out)
+    check_out(out)
+    path = Path(args.file)
+    X = load_matrix(path)
+    check_data(X, path, metric)
+
+    if args.init is None:
+        args.init = "k-means++" if args.method == "kmeans" else "random"
+    if args.method in NO_MEDOID_INDICES and not isinstance(args.init, str):
+        raise CLIError(f"--init with medoid indices is not available for {args.method}")
+    model = OTHER_METHODS.get(args.method, make_kmedoids)(args, X, metric)
+    with warnings_reported():
+        start = time.perf_counter()
+        model.fit(X)
+        elapsed = time.perf_counter() - start
+    save_labels(model.labels_, out)
+    print_summary(model, args, X, metric, elapsed, out)
+    return 0
