@@ -89,8 +89,13 @@ def weighted_log_probabilities(X, params: EMResult, n_threads=None):
 def log_responsibilities(X, params: EMResult, n_threads=None):
     """(log p(x) per sample of shape (n,), log responsibilities of shape (n, k))."""
     weighted, log_prob_norm = weighted_log_probabilities(X, params, n_threads)
+    return log_prob_norm, _log_resp(weighted, log_prob_norm)
+
+
+def _log_resp(weighted, log_prob_norm):
+    """Log responsibilities: the weighted log probabilities minus their log-sum-exp."""
     with np.errstate(under="ignore"):
-        return log_prob_norm, weighted - log_prob_norm[:, np.newaxis]
+        return weighted - log_prob_norm[:, np.newaxis]
 
 
 def n_parameters(n_components, n_features, covariance_type) -> int:
@@ -381,7 +386,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Posterior probability of each component for each sample, shape (n_samples, n_components)."""
         weighted, log_prob_norm = self._log_probabilities(X)
         with np.errstate(under="ignore"):
-            return np.exp(weighted - log_prob_norm[:, np.newaxis])
+            return np.exp(_log_resp(weighted, log_prob_norm))
 
     def score_samples(self, X):
         """Log-likelihood of each sample under the model, shape (n_samples,)."""
@@ -412,8 +417,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         weighted, log_prob_norm = self._log_probabilities(X)
         n = len(log_prob_norm)
+        log_resp = _log_resp(weighted, log_prob_norm)
         with np.errstate(under="ignore"):
-            log_resp = weighted - log_prob_norm[:, np.newaxis]
             resp = np.exp(log_resp)
         entropy = -float(np.sum(np.where(resp > 0, resp * log_resp, 0.0)))
         bic = -2 * float(np.mean(log_prob_norm)) * n + self._n_parameters() * math.log(n)

@@ -24,8 +24,8 @@ def refine(ppp, X, labels):
     likelihood, which returns points that an early cut separated from their cluster.
     "cem": hard classification-EM passes, each Gaussian fitted on its cluster's own fit
     sample and shrunk towards the pooled covariance so small groups stay well posed.
-    "gmm": one soft EM started from those Gaussians. Clusters left empty disappear. Sets ppp._mixture and returns the labels (0..K'-1), which equal the
-    mixture's MAP components."""
+    "gmm": one soft EM started from those Gaussians. Clusters left empty disappear. Sets
+    ppp._mixture and returns the labels (0..K'-1), which equal the mixture's MAP components."""
     n_iter = ppp.refine_iter if ppp.refine == "cem" else 1
     for _ in range(n_iter):
         groups = [X[ppp._fit_sample(np.flatnonzero(labels == c))].astype(np.float64)
@@ -48,7 +48,7 @@ def _global_em(ppp, X, groups, start):
     and the weights are then re-estimated from all points). The start is kept if EM meets
     a singular covariance."""
     sample = np.concatenate(groups)
-    reg = max(ppp.reg_covar_rel * float(np.var(sample, axis=0).mean()), np.finfo(np.float64).tiny)
+    reg = _relative_reg(sample, ppp.reg_covar_rel)
     try:
         mixture = fit_em(sample, start.weights, start.means, start.precisions_cholesky, covariance_type="full",
                          reg_covar=reg, tol=ppp.gmm_tol, max_iter=ppp.gmm_max_iter, n_threads=ppp._n_threads_used)
@@ -72,8 +72,14 @@ def _shrunk_mixture(groups, counts, reg_covar_rel):
     scatters = [(g - mean).T @ (g - mean) for g, mean in zip(groups, means)]
     pooled = sum(scatters) / len(points)
     # Regularise relative to the total variance: the pooled one is 0 when every group is one point.
-    pooled.flat[:: d + 1] += max(reg_covar_rel * float(np.var(points, axis=0).mean()), np.finfo(np.float64).tiny)
+    pooled.flat[:: d + 1] += _relative_reg(points, reg_covar_rel)
     prior = d + 2.0
     chol = np.array([precision_cholesky((s + prior * pooled) / (len(g) + prior)) for s, g in zip(scatters, groups)])
     counts = np.asarray(counts, dtype=np.float64)
     return EMResult(counts / counts.sum(), means, None, chol)
+
+
+def _relative_reg(points, reg_covar_rel):
+    """Covariance regularisation relative to the mean variance of the points (never 0, so a
+    group of identical points stays well posed)."""
+    return max(reg_covar_rel * float(np.var(points, axis=0).mean()), np.finfo(np.float64).tiny)
