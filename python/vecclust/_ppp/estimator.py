@@ -15,19 +15,22 @@ all points is deterministic C++.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from .. import _core
-from .._utils.validation import check_choice, check_int, effective_n_threads, native_byte_order
+from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, effective_n_threads, native_byte_order,
+                                 validate_params)
 from .merge import merge_leaves
 from .refine import most_likely, refine
 from .tree import grow
 
+SPLIT_CRITERIA = ("bic", "icl")
+ON_DISAGREEMENT = ("gmm", "reject", "keep")
+MERGES = ("bic", "icl", "none")
+REFINES = ("cem", "gmm", "none")
 
 class PPP(ClusterMixin, BaseEstimator):
     """Probabilistic partitive partitioning: divisive 2-means validated by Gaussian mixtures.
@@ -112,6 +115,32 @@ class PPP(ClusterMixin, BaseEstimator):
         The final cluster of each leaf.
     """
 
+    _parameter_constraints = {
+        "min_cluster_size": Integer(1),
+        "max_clusters": Integer(1),
+        "max_depth": Integer(0),
+        "q_max": Integer(1),
+        "max_fit_samples": Integer(2),
+        "split_criterion": Options(SPLIT_CRITERIA),
+        "bic_margin": Real(),
+        "agreement_threshold": Real(0, 1),
+        "on_disagreement": Options(ON_DISAGREEMENT),
+        "merge": Options(MERGES),
+        "merge_neighbors": Integer(1),
+        "merge_box": Boolean(int_ok=True),
+        "refine": Options(REFINES),
+        "refine_iter": Integer(1),
+        "reg_covar_rel": Real(0),
+        "kmeans_max_iter": Integer(1, INT64_MAX),
+        "kmeans_tol": Real(0),
+        "gmm_max_iter": Integer(1, INT64_MAX),
+        "gmm_tol": Real(0),
+        "n_extra_starts": Integer(0),
+        "random_state": None,
+        "n_threads": None,
+        "verbose": Boolean(int_ok=True),
+    }
+
     def __init__(self, *, min_cluster_size=10, max_clusters=64, max_depth=32, q_max=10, max_fit_samples=10_000,
                  split_criterion="bic", bic_margin=0.0, agreement_threshold=0.9, on_disagreement="gmm", merge="bic",
                  merge_neighbors=3, merge_box=True, refine="cem", refine_iter=3, reg_covar_rel=1e-6,
@@ -146,31 +175,6 @@ class PPP(ClusterMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    def _check_params(self):
-        check_int(self.min_cluster_size, "min_cluster_size", 1)
-        check_int(self.max_clusters, "max_clusters", 1)
-        check_int(self.max_depth, "max_depth", 0)
-        check_int(self.q_max, "q_max", 1)
-        check_int(self.max_fit_samples, "max_fit_samples", 2)
-        check_int(self.merge_neighbors, "merge_neighbors", 1)
-        check_int(self.kmeans_max_iter, "kmeans_max_iter", 1)
-        check_int(self.gmm_max_iter, "gmm_max_iter", 1)
-        check_choice(self.split_criterion, "split_criterion", ("bic", "icl"))
-        check_choice(self.on_disagreement, "on_disagreement", ("gmm", "reject", "keep"))
-        check_choice(self.merge, "merge", ("bic", "icl", "none"))
-        check_choice(self.refine, "refine", ("cem", "gmm", "none"))
-        check_int(self.refine_iter, "refine_iter", 1)
-        check_int(self.n_extra_starts, "n_extra_starts", 0)
-        for name in ("bic_margin", "agreement_threshold", "reg_covar_rel", "kmeans_tol", "gmm_tol"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if not 0.0 <= self.agreement_threshold <= 1.0:
-            raise ValueError(f"agreement_threshold={self.agreement_threshold} must be in [0, 1]")
-        for name in ("reg_covar_rel", "kmeans_tol", "gmm_tol"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
     def fit(self, X, y=None):
         """Build the split tree on X and label every sample.
 
@@ -183,13 +187,13 @@ class PPP(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C")
         self._n_threads_used = effective_n_threads(self.n_threads)
         # Small dense algebra (PCA, Cholesky) runs in BLAS/LAPACK; one BLAS thread keeps its
         # results bit-identical whatever the machine's thread count.
         with threadpool_limits(limits=1, user_api="blas"):
-            self._hashes = _core.row_hashes(X, self._n_threads_used)
+            self._hashes = _core.row_hashes(X, n_threads=self._n_threads_used)
             self.merges_ = []
             leaf_rows = grow(self, X)
             self.leaf_clusters_ = merge_leaves(self, X, leaf_rows)
@@ -206,7 +210,8 @@ class PPP(ClusterMixin, BaseEstimator):
         del self._hashes
         self.labels_ = labels
         self.n_clusters_ = int(labels.max()) + 1
-        self.cluster_centers_ = _core.group_means(X, labels, self.n_clusters_, self._n_threads_used).astype(X.dtype)
+        self.cluster_centers_ = _core.group_means(X, labels, n_clusters=self.n_clusters_,
+                                                 n_threads=self._n_threads_used).astype(X.dtype)
         self.separability_ = np.array([self.tree_[s]["separability"] for s in self.splits_])
         self.most_separable_split_ = (self.splits_[int(np.argmax(self.separability_))] if self.splits_ else None)
         return self

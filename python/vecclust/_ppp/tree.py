@@ -24,7 +24,7 @@ class SplitRule:
 
     def apply(self, X, rows, n_threads):
         if self.partition == "kmeans":
-            return _core.split_by_centers(X, rows, self.centers.astype(X.dtype), n_threads)
+            return _core.split_by_centers(X, rows, self.centers.astype(X.dtype), n_threads=n_threads)
         return _core.split_by_mixture(X, rows, n_threads=n_threads, **self.mixture)
 
 
