@@ -38,21 +38,17 @@ MixtureParams params_of(const DoubleArray& weights, const DoubleArray& means, co
     return p;
 }
 
-py::array_t<double> array_of(const std::vector<double>& values, const std::vector<py::ssize_t>& shape) {
-    py::array_t<double> out(shape);
-    std::copy(values.begin(), values.end(), out.mutable_data());
-    return out;
-}
-
-py::dict dict_of(const MixtureParams& p) {
+// The parameters as numpy arrays (moved, not copied); covariances is None when no M-step has
+// computed them (EM with max_iter=0).
+py::dict dict_of(MixtureParams&& p) {
     const std::vector<py::ssize_t> cov_shape =
         p.type == CovarianceType::full ? std::vector<py::ssize_t>{p.k, p.d, p.d} : std::vector<py::ssize_t>{p.k, p.d};
     py::dict out;
-    out["weights"] = array_of(p.weights, {p.k});
-    out["means"] = array_of(p.means, {p.k, p.d});
-    // None when no M-step has computed them (EM with max_iter=0).
-    out["covariances"] = p.covariances.empty() ? py::object(py::none()) : py::object(array_of(p.covariances, cov_shape));
-    out["precisions_cholesky"] = array_of(p.precisions_cholesky, cov_shape);
+    out["weights"] = to_numpy(std::move(p.weights));
+    out["means"] = to_numpy(std::move(p.means), {p.k, p.d});
+    out["covariances"] =
+        p.covariances.empty() ? py::object(py::none()) : py::object(to_numpy(std::move(p.covariances), cov_shape));
+    out["precisions_cholesky"] = to_numpy(std::move(p.precisions_cholesky), cov_shape);
     return out;
 }
 
@@ -69,38 +65,31 @@ index_t check_data(const py::array& x) {
     return x.shape(1);
 }
 
-template <class Work>
-auto dispatch(const py::array& x, Work&& work) {
-    return float_dtype(x, "X") == Dtype::f32 ? work(data_of<float>(x)) : work(data_of<double>(x));
-}
-
 py::dict em_binding(const py::array& x, const DoubleArray& weights, const DoubleArray& means,
                     const DoubleArray& precisions_cholesky, const std::string& covariance_type, double reg_covar,
                     double tol, index_t max_iter, double previous_lower_bound, int n_threads, bool verbose) {
     const index_t d = check_data(x), n = x.shape(0);
     MixtureParams params = params_of(weights, means, precisions_cholesky, covariance_type, d);
-    if (max_iter < 0) throw py::value_error("max_iter must be >= 0");
     EmOptions options;
     options.tol = tol, options.reg_covar = reg_covar, options.max_iter = max_iter;
     options.previous_lower_bound = previous_lower_bound;
-    EmResult result = dispatch(x, [&](auto data) {
+    EmResult result = with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
         return without_gil([&] {
             Control control = make_control(threads_for(n, n_threads), verbose);
             ThreadPool pool(control);
-            return fit_em(data, n, std::move(params), options, pool);
+            return fit_em(data_of<T>(x), n, std::move(params), options, pool);
         });
     });
-    py::dict out = dict_of(result.params);
+    py::dict out = dict_of(std::move(result.params));
     out["lower_bound"] = result.lower_bound;
-    py::list lower_bounds;
-    for (double value : result.lower_bounds) lower_bounds.append(value);
-    out["lower_bounds"] = lower_bounds;
+    out["lower_bounds"] = to_numpy(std::move(result.lower_bounds));
     out["n_iter"] = result.n_iter;
     out["converged"] = result.converged;
     return out;
 }
 
-py::tuple log_prob_binding(const py::array& x, const DoubleArray& weights, const DoubleArray& means,
+py::dict log_prob_binding(const py::array& x, const DoubleArray& weights, const DoubleArray& means,
                            const DoubleArray& precisions_cholesky, const std::string& covariance_type, int n_threads) {
     const index_t d = check_data(x), n = x.shape(0);
     const MixtureParams params = params_of(weights, means, precisions_cholesky, covariance_type, d);
@@ -108,15 +97,19 @@ py::tuple log_prob_binding(const py::array& x, const DoubleArray& weights, const
     py::array_t<double> log_norm(static_cast<py::ssize_t>(n));
     double* w = weighted.mutable_data();
     double* l = log_norm.mutable_data();
-    dispatch(x, [&](auto data) {
+    with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
         return without_gil([&] {
             Control control = make_control(threads_for(n, n_threads));
             ThreadPool pool(control);
-            mixture_log_probabilities(data, n, params, w, l, pool);
+            mixture_log_probabilities(data_of<T>(x), n, params, w, l, pool);
             return 0;
         });
     });
-    return py::make_tuple(weighted, log_norm);
+    py::dict out;
+    out["weighted_log_prob"] = weighted;
+    out["log_prob_norm"] = log_norm;
+    return out;
 }
 
 py::dict from_responsibilities_binding(const py::array& x, const py::object& resp, const py::object& labels,
@@ -142,30 +135,34 @@ py::dict from_responsibilities_binding(const py::array& x, const py::object& res
                 throw py::value_error("labels must be in [0, n_components), got " + std::to_string(l[i]));
         given.labels = l;
     }
-    MixtureParams params = dispatch(x, [&](auto data) {
+    MixtureParams params = with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
         return without_gil([&] {
             Control control = make_control(threads_for(n, n_threads));
             ThreadPool pool(control);
-            return parameters_from_responsibilities(data, n, d, n_components, type, given, reg_covar, pool);
+            return parameters_from_responsibilities(data_of<T>(x), n, d, n_components, type, given, reg_covar, pool);
         });
     });
-    return dict_of(params);
+    return dict_of(std::move(params));
 }
 
 }  // namespace
 
 void bind_mixture(py::module_& m) {
     m.def("gmm_em", &em_binding, py::arg("X"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
-          py::arg("covariance_type"), py::arg("reg_covar"), py::arg("tol"), py::arg("max_iter"),
+          py::kw_only(), py::arg("covariance_type"), py::arg("reg_covar"), py::arg("tol"), py::arg("max_iter"),
           py::arg("previous_lower_bound"), py::arg("n_threads"), py::arg("verbose") = false,
-          "Gaussian mixture EM from the given parameters; returns a dict.");
+          "Gaussian mixture EM from the given parameters; a dict of the parameters, lower_bound, "
+          "lower_bounds, n_iter and converged.");
     m.def("gmm_log_prob", &log_prob_binding, py::arg("X"), py::arg("weights"), py::arg("means"),
-          py::arg("precisions_cholesky"), py::arg("covariance_type"), py::arg("n_threads"),
-          "(weighted log probabilities (n, k), their log-sum-exp (n,)) of a Gaussian mixture.");
-    m.def("gmm_parameters_from_responsibilities", &from_responsibilities_binding, py::arg("X"), py::arg("resp"),
-          py::arg("labels"), py::arg("n_components"), py::arg("covariance_type"), py::arg("reg_covar"),
-          py::arg("n_threads"),
-          "Weights (nk / n), means, covariances and precisions_cholesky from dense responsibilities or labels.");
+          py::arg("precisions_cholesky"), py::kw_only(), py::arg("covariance_type"), py::arg("n_threads"),
+          "A dict of the weighted log probabilities (n, k) of a Gaussian mixture (weighted_log_prob) and their "
+          "log-sum-exp over the components (log_prob_norm, (n,)).");
+    m.def("gmm_parameters_from_responsibilities", &from_responsibilities_binding, py::arg("X"), py::kw_only(),
+          py::arg("resp") = py::none(), py::arg("labels") = py::none(), py::arg("n_components"),
+          py::arg("covariance_type"), py::arg("reg_covar"), py::arg("n_threads"),
+          "Weights (nk / n), means, covariances and precisions_cholesky from dense responsibilities (resp) or "
+          "labels, one of them given.");
 }
 
 }  // namespace vecclust_bindings

@@ -32,37 +32,33 @@ void check_rows(const py::array& x, const Rows& rows) {
         if (r[i] < 0 || r[i] >= n) throw py::index_error("row index out of range");
 }
 
-template <class T>
-py::array_t<std::uint64_t> hashes_typed(const py::array& x, int n_threads) {
+py::array_t<std::uint64_t> row_hashes_binding(const py::array& x, int n_threads) {
+    require_c_contiguous(x, "X", 2);
     const index_t n = x.shape(0), d = x.shape(1);
     py::array_t<std::uint64_t> out(n);
     std::uint64_t* o = out.mutable_data();
-    const T* data = data_of<T>(x);
-    in_pool(n_threads, [&](ThreadPool& pool) { row_hashes<T>(data, n, d, o, pool); });
+    with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        in_pool(n_threads, [&](ThreadPool& pool) { row_hashes<T>(data_of<T>(x), n, d, o, pool); });
+    });
     return out;
-}
-
-py::array_t<std::uint64_t> row_hashes_binding(const py::array& x, int n_threads) {
-    require_c_contiguous(x, "X", 2);
-    return float_dtype(x, "X") == Dtype::f32 ? hashes_typed<float>(x, n_threads) : hashes_typed<double>(x, n_threads);
-}
-
-template <class T>
-void centers_typed(const py::array& x, const Rows& rows, const py::array& centers, std::uint8_t* out, int n_threads) {
-    if (!py::isinstance<py::array_t<T>>(centers) || centers.ndim() != 2 || centers.shape(0) != 2 ||
-        centers.shape(1) != x.shape(1) || !(centers.flags() & py::array::c_style))
-        throw py::value_error("centers must be a C-contiguous (2, n_features) array of the data's dtype");
-    const T* data = data_of<T>(x);
-    const T* c = data_of<T>(centers);
-    in_pool(n_threads, [&](ThreadPool& pool) { split_by_centers<T>(data, x.shape(1), rows.data(), rows.size(), c, out, pool); });
 }
 
 py::array_t<std::uint8_t> split_by_centers_binding(const py::array& x, const Rows& rows, const py::array& centers,
                                                    int n_threads) {
     check_rows(x, rows);
     py::array_t<std::uint8_t> out(rows.size());
-    if (float_dtype(x, "X") == Dtype::f32) centers_typed<float>(x, rows, centers, out.mutable_data(), n_threads);
-    else centers_typed<double>(x, rows, centers, out.mutable_data(), n_threads);
+    std::uint8_t* o = out.mutable_data();
+    with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        if (!py::isinstance<py::array_t<T>>(centers) || centers.ndim() != 2 || centers.shape(0) != 2 ||
+            centers.shape(1) != x.shape(1) || !(centers.flags() & py::array::c_style))
+            throw py::value_error("centers must be a C-contiguous (2, n_features) array of the data's dtype");
+        const T* c = data_of<T>(centers);
+        in_pool(n_threads, [&](ThreadPool& pool) {
+            split_by_centers<T>(data_of<T>(x), x.shape(1), rows.data(), rows.size(), c, o, pool);
+        });
+    });
     return out;
 }
 
@@ -81,48 +77,42 @@ py::array_t<std::uint8_t> split_by_mixture_binding(const py::array& x, const Row
     g.precisions_cholesky = copy(precisions_cholesky);
     py::array_t<std::uint8_t> out(rows.size());
     std::uint8_t* o = out.mutable_data();
-    if (float_dtype(x, "X") == Dtype::f32) {
-        const float* data = data_of<float>(x);
-        in_pool(n_threads, [&](ThreadPool& pool) { split_by_mixture<float>(data, rows.data(), rows.size(), g, o, pool); });
-    } else {
-        const double* data = data_of<double>(x);
-        in_pool(n_threads, [&](ThreadPool& pool) { split_by_mixture<double>(data, rows.data(), rows.size(), g, o, pool); });
-    }
+    with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        in_pool(n_threads, [&](ThreadPool& pool) { split_by_mixture<T>(data_of<T>(x), rows.data(), rows.size(), g, o, pool); });
+    });
     return out;
 }
 
-py::array_t<double> group_means_binding(const py::array& x, const Rows& labels, index_t k, int n_threads) {
+py::array_t<double> group_means_binding(const py::array& x, const Rows& labels, index_t n_clusters, int n_threads) {
     require_c_contiguous(x, "X", 2);
     const index_t n = x.shape(0), d = x.shape(1);
     if (labels.size() != n) throw py::value_error("one label per row is needed");
     const index_t* l = labels.data();
     for (index_t i = 0; i < n; ++i)
-        if (l[i] < 0 || l[i] >= k) throw py::value_error("labels must lie in [0, k)");
+        if (l[i] < 0 || l[i] >= n_clusters) throw py::value_error("labels must lie in [0, n_clusters)");
     std::vector<double> means;
-    if (float_dtype(x, "X") == Dtype::f32) {
-        const float* data = data_of<float>(x);
-        in_pool(n_threads, [&](ThreadPool& pool) { means = group_means<float>(data, n, d, l, k, pool); });
-    } else {
-        const double* data = data_of<double>(x);
-        in_pool(n_threads, [&](ThreadPool& pool) { means = group_means<double>(data, n, d, l, k, pool); });
-    }
-    auto out = new_matrix<double>(k, d);
-    std::copy(means.begin(), means.end(), out.mutable_data());
-    return out;
+    with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        in_pool(n_threads, [&](ThreadPool& pool) { means = group_means<T>(data_of<T>(x), n, d, l, n_clusters, pool); });
+    });
+    return to_numpy(std::move(means), {n_clusters, d});
 }
 
 }  // namespace
 
 void bind_ppp(py::module_& m) {
-    m.def("row_hashes", &row_hashes_binding, py::arg("X"), py::arg("n_threads"),
+    m.def("row_hashes", &row_hashes_binding, py::arg("X"), py::kw_only(), py::arg("n_threads"),
           "64-bit hash of each row's values (independent of its position).");
     m.def("split_by_centers", &split_by_centers_binding, py::arg("X"), py::arg("rows"), py::arg("centers"),
-          py::arg("n_threads"), "For X[rows]: 1 where the second of two centres is strictly nearer, else 0.");
+          py::kw_only(), py::arg("n_threads"),
+          "For X[rows]: 1 where the second of two centres is strictly nearer, else 0.");
     m.def("split_by_mixture", &split_by_mixture_binding, py::arg("X"), py::arg("rows"), py::arg("mean"),
           py::arg("components"), py::arg("log_weights"), py::arg("means"), py::arg("precisions_cholesky"),
-          py::arg("n_threads"), "For X[rows]: MAP component (0/1) of a 2-component full GMM in PCA coordinates.");
-    m.def("group_means", &group_means_binding, py::arg("X"), py::arg("labels"), py::arg("k"), py::arg("n_threads"),
-          "Mean of the rows of each group.");
+          py::kw_only(), py::arg("n_threads"),
+          "For X[rows]: MAP component (0/1) of a 2-component full GMM in PCA coordinates.");
+    m.def("group_means", &group_means_binding, py::arg("X"), py::arg("labels"), py::kw_only(), py::arg("n_clusters"),
+          py::arg("n_threads"), "Mean of the rows of each group.");
 }
 
 }  // namespace vecclust_bindings

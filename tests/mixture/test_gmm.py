@@ -237,8 +237,8 @@ def test_log_probabilities_match_scipy(case):
     log_prob_norm, log_resp = log_responsibilities(X, params, n_threads=2)
     np.testing.assert_allclose(log_prob_norm, logsumexp(expected, axis=1), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(log_resp, expected - logsumexp(expected, axis=1, keepdims=True), rtol=1e-9, atol=1e-9)
-    weighted, _ = _core.gmm_log_prob(X, params.weights, params.means, params.precisions_cholesky,
-                                     params.covariance_type, 1)
+    weighted = _core.gmm_log_prob(X, params.weights, params.means, params.precisions_cholesky,
+                                  covariance_type=params.covariance_type, n_threads=1)["weighted_log_prob"]
     np.testing.assert_allclose(weighted, expected, rtol=1e-10, atol=1e-10)
 
 
@@ -521,21 +521,24 @@ def test_core_rejects_inconsistent_arrays():
     X = blobs(20, 2, centers=2)
     w, m, u = np.full(2, 0.5), np.zeros((2, 2)), np.stack([np.eye(2)] * 2)
     with pytest.raises(ValueError, match="weights"):
-        _core.gmm_em(X, np.ones(3) / 3, m, u, "full", 1e-6, 1e-3, 10, -np.inf, 1)
+        _core.gmm_em(X, np.ones(3) / 3, m, u, covariance_type="full", reg_covar=1e-6, tol=1e-3, max_iter=10,
+                     previous_lower_bound=-np.inf, n_threads=1)
     with pytest.raises(ValueError, match="means"):
-        _core.gmm_log_prob(X, w, np.zeros((2, 3)), u, "full", 1)
+        _core.gmm_log_prob(X, w, np.zeros((2, 3)), u, covariance_type="full", n_threads=1)
     with pytest.raises(ValueError, match="precisions_cholesky"):
-        _core.gmm_log_prob(X, w, m, np.ones((2, 2)), "full", 1)
+        _core.gmm_log_prob(X, w, m, np.ones((2, 2)), covariance_type="full", n_threads=1)
     with pytest.raises(ValueError, match="covariance_type"):
-        _core.gmm_log_prob(X, w, m, u, "tied", 1)
+        _core.gmm_log_prob(X, w, m, u, covariance_type="tied", n_threads=1)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _core.gmm_log_prob(np.asfortranarray(X), w, m, u, "full", 1)
+        _core.gmm_log_prob(np.asfortranarray(X), w, m, u, covariance_type="full", n_threads=1)
     with pytest.raises(TypeError, match="float32 or float64"):
-        _core.gmm_log_prob(X.astype(np.int64), w, m, u, "full", 1)
+        _core.gmm_log_prob(X.astype(np.int64), w, m, u, covariance_type="full", n_threads=1)
     with pytest.raises(ValueError, match="labels must be in"):
-        _core.gmm_parameters_from_responsibilities(X, None, np.full(20, 2), 2, "full", 1e-6, 1)
+        _core.gmm_parameters_from_responsibilities(X, labels=np.full(20, 2), n_components=2, covariance_type="full",
+                                                   reg_covar=1e-6, n_threads=1)
     with pytest.raises(ValueError, match="resp must have shape"):
-        _core.gmm_parameters_from_responsibilities(X, np.ones((20, 3)), None, 2, "full", 1e-6, 1)
+        _core.gmm_parameters_from_responsibilities(X, resp=np.ones((20, 3)), n_components=2, covariance_type="full",
+                                                   reg_covar=1e-6, n_threads=1)
 
 
 # ---------------------------------------------------------------- determinism and threads

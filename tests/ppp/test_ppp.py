@@ -139,7 +139,7 @@ def test_refinement_keeps_a_cluster_missing_from_the_global_sample():
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(0, 1, (20_000, 3)), rng.normal([30, 0, 0], 1, (1000, 3)),
                    rng.normal([30, 30, 0], 1, (40, 3))])
-    global_sample = np.argsort(_core.row_hashes(X, 1), kind="stable")[:300]
+    global_sample = np.argsort(_core.row_hashes(X, n_threads=1), kind="stable")[:300]
     assert not np.any(global_sample >= 21_000)
     y = np.repeat([0, 1, 2], [20_000, 1000, 40])
     for refine in ("none", "cem", "gmm"):

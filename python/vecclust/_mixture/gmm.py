@@ -15,7 +15,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
-from .._utils.validation import check_choice, check_int, effective_n_threads, native_byte_order, seed_from
+from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, check_choice, effective_n_threads,
+                                 native_byte_order, seed_from, validate_params)
 
 COVARIANCE_TYPES = ("full", "diag")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -68,29 +69,36 @@ def fit_em(X, weights, means, precisions_cholesky, *, covariance_type, reg_covar
     iteration compares against previous_lower_bound (-inf unless warm-starting).
     """
     out = _core.gmm_em(np.ascontiguousarray(X), _float64(weights), _float64(means), _float64(precisions_cholesky),
-                       covariance_type, float(reg_covar), float(tol), int(max_iter), float(previous_lower_bound),
-                       effective_n_threads(n_threads), bool(verbose))
+                       covariance_type=covariance_type, reg_covar=float(reg_covar), tol=float(tol),
+                       max_iter=int(max_iter), previous_lower_bound=float(previous_lower_bound),
+                       n_threads=effective_n_threads(n_threads), verbose=bool(verbose))
     covariances = out["covariances"]
     if out["n_iter"] == 0:  # no M-step ran: derive them from the given precisions
         covariances = covariances_from_precisions_cholesky(out["precisions_cholesky"])
     return EMResult(weights=out["weights"], means=out["means"], covariances=covariances,
                     precisions_cholesky=out["precisions_cholesky"], lower_bound=float(out["lower_bound"]),
-                    lower_bounds=list(out["lower_bounds"]), n_iter=int(out["n_iter"]),
+                    lower_bounds=out["lower_bounds"].tolist(), n_iter=int(out["n_iter"]),
                     converged=bool(out["converged"]))
 
 
 def weighted_log_probabilities(X, params: EMResult, n_threads=None):
     """(log(weight_k) + log N(x | k) of shape (n, k), its log-sum-exp over k of shape (n,))."""
-    return _core.gmm_log_prob(np.ascontiguousarray(X), _float64(params.weights), _float64(params.means),
-                              _float64(params.precisions_cholesky), params.covariance_type,
-                              effective_n_threads(n_threads))
+    out = _core.gmm_log_prob(np.ascontiguousarray(X), _float64(params.weights), _float64(params.means),
+                             _float64(params.precisions_cholesky), covariance_type=params.covariance_type,
+                             n_threads=effective_n_threads(n_threads))
+    return out["weighted_log_prob"], out["log_prob_norm"]
 
 
 def log_responsibilities(X, params: EMResult, n_threads=None):
     """(log p(x) per sample of shape (n,), log responsibilities of shape (n, k))."""
     weighted, log_prob_norm = weighted_log_probabilities(X, params, n_threads)
+    return log_prob_norm, _log_resp(weighted, log_prob_norm)
+
+
+def _log_resp(weighted, log_prob_norm):
+    """Log responsibilities: the weighted log probabilities minus their log-sum-exp."""
     with np.errstate(under="ignore"):
-        return log_prob_norm, weighted - log_prob_norm[:, np.newaxis]
+        return weighted - log_prob_norm[:, np.newaxis]
 
 
 def n_parameters(n_components, n_features, covariance_type) -> int:
@@ -100,14 +108,8 @@ def n_parameters(n_components, n_features, covariance_type) -> int:
     elif covariance_type == "diag":
         covariance = n_components * n_features
     else:
-        raise ValueError(f"covariance_type={covariance_type!r} is not one of 'full', 'diag'")
+        check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
     return int(covariance + n_components * n_features + n_components - 1)
-
-
-def _check_non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}")
-    return float(value)
 
 
 def precisions_cholesky_from_precisions(precisions, covariance_type):
@@ -174,6 +176,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Only when X has string feature names.
     """
 
+    _parameter_constraints = {
+        "n_components": Integer(1, INT64_MAX),
+        "covariance_type": Options(COVARIANCE_TYPES),
+        "tol": Real(0),
+        "reg_covar": Real(0),
+        "max_iter": Integer(0, INT64_MAX),
+        "n_init": Integer(1),
+        "init_params": Options(INIT_PARAMS),
+        "weights_init": None,
+        "means_init": None,
+        "precisions_init": None,
+        "random_state": None,
+        "warm_start": Boolean(),
+        "verbose": Boolean(int_ok=True),
+        "n_threads": None,
+    }
+
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, precisions_init=None, random_state=None,
                  warm_start=False, verbose=0, n_threads=None):
@@ -206,7 +225,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit_predict(self, X, y=None):
         """Fit, then return the most probable component of each training sample."""
-        self._check_params()
+        validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2)
         n_samples, n_features = X.shape
         k = self.n_components
@@ -253,20 +272,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = list(best.lower_bounds)
         _, log_resp = log_responsibilities(X, self._params(), n_threads)
         return np.argmax(log_resp, axis=1)
-
-    def _check_params(self):
-        check_int(self.n_components, "n_components", 1)
-        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        _check_non_negative(self.tol, "tol")
-        _check_non_negative(self.reg_covar, "reg_covar")
-        check_int(self.max_iter, "max_iter", 0)
-        check_int(self.n_init, "n_init", 1)
-        check_choice(self.init_params, "init_params", INIT_PARAMS)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}")
-        if isinstance(self.verbose, bool):
-            return
-        check_int(self.verbose, "verbose", 0)
 
     def _checked_initial_values(self, n_features):
         """Validated float64 copies of weights_init, means_init and precisions_init (or None)."""
@@ -329,8 +334,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         k, covariance_type, reg_covar = self.n_components, self.covariance_type, self.reg_covar
 
         def from_responsibilities(data, resp=None, labels=None):
-            out = _core.gmm_parameters_from_responsibilities(data, resp, labels, k, covariance_type, reg_covar,
-                                                             n_threads)
+            out = _core.gmm_parameters_from_responsibilities(data, resp=resp, labels=labels, n_components=k,
+                                                             covariance_type=covariance_type, reg_covar=reg_covar,
+                                                             n_threads=n_threads)
             return EMResult(out["weights"], out["means"], out["covariances"], out["precisions_cholesky"])
 
         if self.init_params == "kmeans":
@@ -381,7 +387,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Posterior probability of each component for each sample, shape (n_samples, n_components)."""
         weighted, log_prob_norm = self._log_probabilities(X)
         with np.errstate(under="ignore"):
-            return np.exp(weighted - log_prob_norm[:, np.newaxis])
+            return np.exp(_log_resp(weighted, log_prob_norm))
 
     def score_samples(self, X):
         """Log-likelihood of each sample under the model, shape (n_samples,)."""
@@ -412,8 +418,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         weighted, log_prob_norm = self._log_probabilities(X)
         n = len(log_prob_norm)
+        log_resp = _log_resp(weighted, log_prob_norm)
         with np.errstate(under="ignore"):
-            log_resp = weighted - log_prob_norm[:, np.newaxis]
             resp = np.exp(log_resp)
         entropy = -float(np.sum(np.where(resp > 0, resp * log_resp, 0.0)))
         bic = -2 * float(np.mean(log_prob_norm)) * n + self._n_parameters() * math.log(n)
