@@ -154,7 +154,8 @@ def mutate(data: bytes, lay: Layout, rng) -> tuple:
         at = int(rng.integers(0, n))
         body[at] = [0x00, 0xFF, 0x7F, 0x80, 0x01, 0xFE][int(rng.integers(0, 6))]
     elif kind in ("field", "float_bits"):
-        fields = lay.fields if kind == "field" else [f for f in lay.fields if f.kind.startswith("f")] or lay.fields
+        # integer fields (sizes, ids, offsets, counts) apart from the many floats of the rows
+        fields = [f for f in lay.fields if f.kind.startswith("f") == (kind == "float_bits")] or lay.fields
         f = fields[int(rng.integers(0, len(fields)))]
         (old,) = struct.unpack_from(FORMATS[f.kind], body, f.offset)
         values = interesting(f.kind, old, rng)

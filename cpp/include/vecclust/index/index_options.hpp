@@ -133,17 +133,6 @@ class IndexSettings {
         for (index_t j = 0; j < options_.dim; ++j) v[j] *= inverse;
     }
 
-    // No NaN or infinity among the n floats at x.
-    static bool all_finite(const float* x, index_t n) {
-        std::uint32_t not_finite = 0;
-        for (index_t j = 0; j < n; ++j) {
-            std::uint32_t bits;
-            std::memcpy(&bits, x + j, sizeof bits);
-            not_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-        }
-        return !not_finite;
-    }
-
     // Finite values (and, for cosine, a non-zero norm) in every row.
     void check_vectors(const float* x, index_t n, const char* what) const {
         const index_t d = options_.dim;

@@ -67,6 +67,17 @@ class ZeroedBlock {
     unsigned char* data_ = nullptr;
 };
 
+// No NaN or infinity among the n floats at x (on the bits: all exponent bits set).
+inline bool all_finite(const float* x, index_t n) {
+    std::uint32_t not_finite = 0;
+    for (index_t j = 0; j < n; ++j) {
+        std::uint32_t bits;
+        std::memcpy(&bits, x + j, sizeof bits);
+        not_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return !not_finite;
+}
+
 // What a scan needs to judge a vector from its code alone (see VectorStore::store_vector).
 // All rounded outwards; see ProjectionFacts.
 struct CodeBounds {
