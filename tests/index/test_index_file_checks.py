@@ -271,3 +271,86 @@ def test_saving_through_a_symbolic_link_writes_its_target(tmp_path):
     with pytest.raises(OSError):
         index.save(loop)
     assert not list(tmp_path.rglob("*.tmp-*"))
+
+
+# --------------------------------------------------------------------------------------------
+# Integer arguments: a ValueError naming the limit, never a wrap-around or a binding's type error
+# --------------------------------------------------------------------------------------------
+
+HUGE = [2**63, 2**64, -(2**63) - 1, 2**100]
+
+
+@pytest.mark.parametrize("name", ["dim", "branching_factor", "split_threshold"])
+@pytest.mark.parametrize("value", HUGE)
+def test_huge_constructor_integers(name, value):
+    kwargs = {"dim": 4, name: value}
+    with pytest.raises(ValueError, match=rf"{name}=-?\d+ must be [<>]= \d+"):
+        MultiTenantIndex(kwargs.pop("dim"), **kwargs)
+
+
+@pytest.mark.parametrize("value", [2**63, 2**100])
+def test_huge_thread_counts_and_seeds(value, tmp_path):
+    with pytest.raises(ValueError, match="n_threads=.* must be <="):
+        MultiTenantIndex(4, n_threads=value)
+    with pytest.raises(ValueError):
+        MultiTenantIndex(4, random_state=value)
+    with pytest.raises(ValueError, match="n_threads=.* must be <="):
+        MultiTenantIndex.load(tmp_path / "missing.vci", n_threads=value)  # checked before the file
+
+
+def test_huge_search_arguments():
+    index, X = small_index()
+    for k in (2**58, 2**63, 2**64, 2**32 - 1):  # 2**58 once overflowed the default budget (32 k)
+        with pytest.raises(ValueError, match=r"k=\d+ must be <= 4294967294"):
+            index.search(X[:1], 0, k=k)
+    with pytest.raises(ValueError, match="k=0 must be >= 1"):
+        index.search(X[:1], 0, k=0)
+    for budget in (2**63, 2**64):
+        with pytest.raises(ValueError, match=rf"budget={budget} must be <= {2**63 - 1}"):
+            index.search(X[:1], 0, k=3, budget=budget)
+    D, I = index.search(X[:1], 0, k=3, budget=2**63 - 1)  # the largest budget is an exact search
+    np.testing.assert_array_equal(I, index.search(X[:1], 0, k=3, budget=10**6)[1])
+    for tenant in HUGE:
+        with pytest.raises(ValueError, match="does not fit in int64"):
+            index.search(X[:1], tenant)
+        with pytest.raises(ValueError, match="tenant must fit in int64"):
+            index.search(X[:2], [0, tenant])
+
+
+@pytest.mark.parametrize("value", HUGE)
+def test_huge_ids_and_tenants_in_every_method(value):
+    index, X = small_index()
+    before = index._core.to_bytes()
+    calls = [
+        lambda: index.add(X[:1], [value], 0),
+        lambda: index.add(X[:2], [1000, value], 0),
+        lambda: index.add(X[:1], [1000], value),
+        lambda: index.grant([value], 1),
+        lambda: index.grant([3], value),
+        lambda: index.revoke([value], 1),
+        lambda: index.revoke([3], value),
+        lambda: index.remove([value]),
+        lambda: index.remove([3, value]),
+        lambda: index.remove_tenant(value),
+        lambda: index.tenant_size(value),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="fit in int64"):
+            call()
+    if value > 0:  # as unsigned arrays too
+        with pytest.raises(ValueError, match="fit in int64"):
+            index.remove(np.array([min(value, 2**64 - 1)], dtype=np.uint64))
+    assert index._core.to_bytes() == before  # nothing changed, nothing wrapped around
+
+
+def test_ids_at_the_int64_limits_are_not_wrapped():
+    index, X = small_index()
+    index.add(X[:2], [2**63 - 1, 0 + 10**6], 2**63 - 1)
+    index.grant([2**63 - 1], -(2**63))
+    assert index.tenant_size(-(2**63)) == 1 and index.tenant_size(2**63 - 1) == 2
+    assert index.search(X[0], -(2**63), k=1)[1].tolist() == [[2**63 - 1]]
+    with pytest.raises(ValueError, match="ids must be >= 0"):
+        index.add(X[:1], [-(2**63)], 0)
+    with pytest.raises(KeyError):
+        index.remove([-1])
+    index._check_invariants()
