@@ -267,13 +267,12 @@ class MultiTenantIndex:
         # Cheap checks first: this is the per-query path.
         if type(Q) is not np.ndarray or Q.dtype != np.float32 or not Q.flags.c_contiguous or Q.ndim != 2:
             Q = self._rows(Q, "Q")
-        limits = self._search_constraints
         if type(k) is not int or not 1 <= k <= MAX_K:
-            k = limits["k"](k, "k")
+            k = self._search_constraints["k"](k, "k")
         if budget is None:
             budget = DEFAULT_BUDGET if k <= DEFAULT_BUDGET // DEFAULT_BUDGET_PER_K else DEFAULT_BUDGET_PER_K * k
         elif type(budget) is not int or not 1 <= budget <= INT64_MAX:
-            budget = limits["budget"](budget, "budget")
+            budget = self._search_constraints["budget"](budget, "budget")
         if type(tenant) is int or isinstance(tenant, (numbers.Integral, np.integer)):
             found = self._core.search_tenant(Q, tenant=_tenant_id(tenant), k=k, budget=budget, n_threads=self._n_threads)
         else:

@@ -88,18 +88,17 @@ class IndexFile : public InvariantChecker {
         if (version != kFormatVersion)
             throw CorruptIndex("unsupported index format version " + std::to_string(version) + " (this version reads " +
                                std::to_string(kFormatVersion) + ")");
+        // The constructor's limits (IndexSettings), checked here so that the error names the field.
         IndexOptions options;
-        options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 20, "dim"));
+        options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 20, "dim"));
         const auto metric = r.value<std::uint32_t>();
-        if (metric > 2) throw CorruptIndex("corrupt index: unknown metric code");
+        if (metric > 2) throw CorruptIndex("corrupt index: unknown metric code " + std::to_string(metric));
         options.metric = static_cast<IndexMetric>(metric);
-        options.branching_factor = static_cast<index_t>(bounded(r.value<std::uint64_t>(), mt_detail::kMaxBranching, "branching factor"));
-        options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 30, "split threshold"));
+        options.branching_factor = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 2, mt_detail::kMaxBranching, "branching_factor"));
+        options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 30, "split_threshold"));
         options.bloom_fpr = r.value<double>();
         options.seed = r.value<std::uint64_t>();
-        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0) || options.dim < 1 || options.branching_factor < 2 ||
-            options.split_threshold < 1)
-            throw CorruptIndex("corrupt index: invalid options");
+        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0)) throw CorruptIndex("corrupt index: bloom_fpr outside (0, 1)");
         return options;
     }
 
@@ -192,8 +191,10 @@ class IndexFile : public InvariantChecker {
   private:
     static constexpr char kMagic[8] = {'V', 'C', 'M', 'T', 'I', 'D', 'X', '\x01'};
 
-    static std::uint64_t bounded(std::uint64_t value, std::uint64_t limit, const char* what) {
-        if (value > limit) throw CorruptIndex(std::string("corrupt index: ") + what + " out of range");
+    static std::uint64_t bounded(std::uint64_t value, std::uint64_t low, std::uint64_t high, const char* what) {
+        if (value < low || value > high)
+            throw CorruptIndex(std::string("corrupt index: ") + what + " " + std::to_string(value) + " outside [" + std::to_string(low) + ", " +
+                               std::to_string(high) + "]");
         return value;
     }
 };
