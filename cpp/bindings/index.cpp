@@ -76,7 +76,9 @@ py::dict memory_dict(const IndexMemory& m) {
 
 void bind_index(py::module_& m) {
     py::register_exception<UnknownId>(m, "UnknownIdError", PyExc_KeyError);
-    py::register_exception<IoError>(m, "IndexIOError", PyExc_OSError);
+    auto& io_error = py::register_exception<IoError>(m, "IndexIOError", PyExc_OSError);
+    // A corrupt or crafted index file: both an index I/O error and, as before, a ValueError.
+    py::register_exception<CorruptIndex>(m, "CorruptIndexError", py::make_tuple(io_error, py::handle(PyExc_ValueError)));
 
     using Index = MultiTenantIndex;
     py::class_<Index>(m, "MultiTenantIndexCore", "The C++ multi-tenant index (private; use vecclust.MultiTenantIndex).")

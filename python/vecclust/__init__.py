@@ -1,7 +1,7 @@
 """vecclust: fast exact clustering with a C++17 core and scikit-learn estimators."""
 
 from ._core import __version__
-from ._index.multitenant_index import MultiTenantIndex
+from ._index.multitenant_index import IndexIOError, MultiTenantIndex
 from ._kmeans.estimator import KMeans
 from ._kmedoids.clara import CLARA
 from ._kmedoids.clarans import CLARANS
@@ -14,6 +14,7 @@ __all__ = [
     "CLARA",
     "CLARANS",
     "GaussianMixture",
+    "IndexIOError",
     "KMeans",
     "KMedoids",
     "KMedoidsResult",

@@ -8,12 +8,17 @@ import os
 import numpy as np
 
 from .. import _core
-from .._utils.validation import Integer, Options, Real, check_int, effective_n_threads, seed_from, validate_params
+from .._utils.validation import INT64_MAX, Integer, Options, Real, effective_n_threads, seed_from, validate_params
+
+# A failed file operation (OSError); a corrupt or crafted index file raises its subclass
+# _core.CorruptIndexError, which is a ValueError too.
+IndexIOError = _core.IndexIOError
 
 METRICS = ("l2", "ip", "cosine")  # the C++ parse_index_metric accepts exactly these
 MAX_DIM = 2**20
 MAX_BRANCHING_FACTOR = 4096
 MAX_SPLIT_THRESHOLD = 2**30
+MAX_K = 2**32 - 2  # the most vectors one index holds (its slots are 32-bit, one value reserved)
 
 # Candidate vectors scanned per query when `budget` is not given: at least this many, and more
 # for large k. Tenants with at most this many vectors are always searched exactly.
@@ -38,6 +43,11 @@ def _tenant_id(tenant) -> int:
 def _id_array(ids, name: str = "ids") -> np.ndarray:
     """A 1-d C-contiguous int64 array from an int, a sequence of ints or an integer array."""
     array = np.asarray(ids)
+    if array.dtype.kind in "fO" and not isinstance(ids, np.ndarray):  # Python ints past int64 become floats or objects
+        for value in np.asarray(ids, dtype=object).reshape(-1):
+            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and \
+                    not _INT64_MIN <= value <= _INT64_MAX:
+                raise ValueError(f"{name} must fit in int64 [{_INT64_MIN}, {_INT64_MAX}], got {value}")
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim != 1:
@@ -47,7 +57,7 @@ def _id_array(ids, name: str = "ids") -> np.ndarray:
     if array.dtype.kind not in "iu" or array.dtype == np.bool_:
         raise TypeError(f"{name} must be integers, got dtype {array.dtype}")
     if array.dtype == np.uint64 and array.max() > _INT64.max:
-        raise ValueError(f"{name} must fit in int64")
+        raise ValueError(f"{name} must fit in int64 [{_INT64_MIN}, {_INT64_MAX}], got {array.max()}")
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
@@ -111,6 +121,11 @@ class MultiTenantIndex:
         "bloom_fpr": Real(0.0, 1.0, low_open=True, high_open=True),
         "random_state": None,
         "n_threads": None,  # effective_n_threads checks it
+    }
+    # The integer arguments of search (ids and tenant ids are checked by _id_array, _tenant_id).
+    _search_constraints = {
+        "k": Integer(1, MAX_K),
+        "budget": Integer(1, INT64_MAX, none_ok=True),
     }
 
     def __init__(self, dim, *, metric="l2", branching_factor=32, split_threshold=256, bloom_fpr=0.01,
@@ -254,12 +269,12 @@ class MultiTenantIndex:
         # Cheap checks first: this is the per-query path.
         if type(Q) is not np.ndarray or Q.dtype != np.float32 or not Q.flags.c_contiguous or Q.ndim != 2:
             Q = self._rows(Q, "Q")
-        if type(k) is not int or k < 1:
-            k = check_int(k, "k", 1)
+        if type(k) is not int or not 1 <= k <= MAX_K:
+            k = self._search_constraints["k"](k, "k")
         if budget is None:
             budget = DEFAULT_BUDGET if k <= DEFAULT_BUDGET // DEFAULT_BUDGET_PER_K else DEFAULT_BUDGET_PER_K * k
-        elif type(budget) is not int or budget < 1:
-            budget = check_int(budget, "budget", 1)
+        elif type(budget) is not int or not 1 <= budget <= INT64_MAX:
+            budget = self._search_constraints["budget"](budget, "budget")
         if type(tenant) is int or isinstance(tenant, (numbers.Integral, np.integer)):
             found = self._core.search_tenant(Q, tenant=_tenant_id(tenant), k=k, budget=budget, n_threads=self._n_threads)
         else:
@@ -312,7 +327,13 @@ class MultiTenantIndex:
     # -------------------------------------------------------------------------- persistence
 
     def save(self, path) -> None:
-        """Writes the index to `path` atomically: a crash leaves the old file or the new one."""
+        """Writes the index to `path` atomically: a crash leaves the old file or the new one.
+
+        As `open(path, "wb")` would: a new file gets the mode the umask allows, a replaced file
+        keeps its mode, and a symbolic link is followed, so its target is replaced (still
+        atomically, through a temporary file next to the target) and the link stays. A path
+        with a NUL byte raises ValueError.
+        """
         path = os.fspath(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path} is a directory")
@@ -320,8 +341,14 @@ class MultiTenantIndex:
 
     @classmethod
     def load(cls, path, *, n_threads=None) -> MultiTenantIndex:
-        """Reads an index written by `save`. Raises ValueError for a file that is truncated,
-        corrupt or not an index."""
+        """Reads an index written by `save`.
+
+        The file is treated as untrusted input: every field is checked against the others
+        before use, and a file that is truncated, corrupt, crafted or not an index raises
+        `_core.CorruptIndexError` (both an `IndexIOError` and a ValueError) naming the problem.
+        A path with a NUL byte raises ValueError; failing file operations raise IndexIOError.
+        """
+        effective_n_threads(n_threads)  # checked before the file is read
         path = os.fspath(path)
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path} is a directory")
@@ -339,6 +366,8 @@ class MultiTenantIndex:
         return {"index": self._core.to_bytes(), "n_threads": self.n_threads}
 
     def __setstate__(self, state):
-        self.n_threads = state["n_threads"]
-        self._n_threads = effective_n_threads(self.n_threads)
-        self._core = _core.MultiTenantIndexCore.from_bytes(state["index"])
+        # Everything is read and checked before anything is assigned: a failure leaves an
+        # existing object as it was.
+        n_threads = effective_n_threads(state["n_threads"])
+        core = _core.MultiTenantIndexCore.from_bytes(state["index"])
+        self.n_threads, self._n_threads, self._core = state["n_threads"], n_threads, core

@@ -7,9 +7,12 @@
 #include <algorithm>  // std::max
 #include <cmath>      // std::ceil, std::log, std::log2
 #include <cstdint>    // std::uint32_t, std::uint64_t
+#include <string>     // std::string, std::to_string
+#include <utility>    // std::move
 #include <vector>     // std::vector
 
-#include "vecclust/base/random.hpp"  // splitmix64
+#include "vecclust/base/random.hpp"       // splitmix64
+#include "vecclust/index/index_io.hpp"    // CorruptIndex
 
 namespace vecclust {
 
@@ -39,11 +42,17 @@ class BloomFilter {
             words_.shrink_to_fit();
             return;
         }
+        words_.assign(static_cast<size_t>(words_for(capacity, n_probes)), 0);
+        words_.shrink_to_fit();
+    }
+
+    // The 64-bit words of a filter sized for `capacity` members at `n_probes` probes each.
+    static std::uint64_t words_for(std::uint32_t capacity, int n_probes) {
+        if (capacity == 0) return 0;
         const double bits = std::ceil(static_cast<double>(capacity) * n_probes / std::log(2.0));
         std::uint64_t n_bits = 64;
         while (static_cast<double>(n_bits) < bits) n_bits *= 2;
-        words_.assign(static_cast<size_t>(n_bits / 64), 0);
-        words_.shrink_to_fit();
+        return n_bits / 64;
     }
 
     bool contains(const TenantHash& h) const {
@@ -75,8 +84,21 @@ class BloomFilter {
     const std::vector<std::uint64_t>& words() const { return words_; }
     size_t memory_bytes() const { return sizeof(*this) + words_.capacity() * sizeof(std::uint64_t); }
 
-    // For the deserialiser, which has checked that `words` has a power-of-two size (or is empty).
-    void restore(std::uint32_t capacity, std::uint32_t count, int n_probes, std::vector<std::uint64_t> words) {
+    // For the deserialiser: the fields as read from a file, which must be what reset() and
+    // insert() can produce in an index whose filters probe `index_probes` times and hold at most
+    // `max_capacity` members (a filter whose bit count disagrees with its capacity would make
+    // insert() write out of bounds). Throws CorruptIndex naming the field.
+    void restore(std::uint32_t capacity, std::uint32_t count, std::uint32_t n_probes, std::vector<std::uint64_t> words,
+                 int index_probes, std::uint64_t max_capacity) {
+        const auto probes = static_cast<std::uint8_t>(index_probes);  // as reset() stores it
+        auto fail = [](const std::string& what) { throw CorruptIndex("corrupt index: a Bloom filter's " + what); };
+        if (capacity > max_capacity) fail("capacity " + std::to_string(capacity) + " exceeds " + std::to_string(max_capacity));
+        if (count > capacity) fail("count " + std::to_string(count) + " exceeds its capacity " + std::to_string(capacity));
+        // An empty filter is either never sized (no probes) or reset to capacity 0.
+        if (n_probes != probes && !(capacity == 0 && n_probes == 0))
+            fail("probe count " + std::to_string(n_probes) + " does not match bloom_fpr (" + std::to_string(probes) + ")");
+        if (words.size() != words_for(capacity, index_probes))
+            fail("bit count " + std::to_string(words.size() * 64) + " does not match its capacity " + std::to_string(capacity));
         capacity_ = capacity;
         count_ = count;
         n_probes_ = static_cast<std::uint8_t>(n_probes);

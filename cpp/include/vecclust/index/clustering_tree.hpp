@@ -5,6 +5,7 @@
 #include <algorithm>  // std::min, std::max, std::copy
 #include <cstdint>    // std::uint32_t, std::uint64_t
 #include <numeric>    // std::iota
+#include <string>     // std::to_string
 #include <utility>    // std::move
 #include <vector>     // std::vector
 
@@ -165,7 +166,9 @@ class ClusteringTree : public VectorStore {
         return leaf;
     }
 
-    // Structure of a loaded tree: children ranges in bounds, parent links and levels agree.
+    // Structure of a loaded tree: children ranges in bounds, parent links and levels agree, and
+    // each node has what build_tree gives it (a leaf no child range, an internal node 2 to
+    // branching_factor children).
     void check_tree() const {
         const auto n_nodes = static_cast<std::uint64_t>(nodes_.size());
         if (n_nodes == 0) return;
@@ -173,15 +176,29 @@ class ClusteringTree : public VectorStore {
         std::uint64_t expected_next = 1;  // children are allocated level by level, in parent order
         for (std::uint32_t i = 0; i < n_nodes; ++i) {
             const Node& n = nodes_[i];
-            if (n.n_children == 0) continue;
-            if (n.first_child != expected_next || n.n_children > mt_detail::kMaxBranching ||
-                static_cast<std::uint64_t>(n.first_child) + n.n_children > n_nodes || n.level + 1 >= mt_detail::kMaxDepth)
+            if (n.n_children == 0) {
+                if (n.first_child != 0) throw CorruptIndex("corrupt index: tree node " + std::to_string(i) + " is a leaf with a first child");
+                continue;
+            }
+            if (n.n_children < 2 || n.n_children > static_cast<std::uint64_t>(options_.branching_factor))
+                throw CorruptIndex("corrupt index: tree node " + std::to_string(i) + " has " + std::to_string(n.n_children) +
+                                   " children, outside [2, branching_factor]");
+            if (n.first_child != expected_next || static_cast<std::uint64_t>(n.first_child) + n.n_children > n_nodes ||
+                n.level + 1 >= mt_detail::kMaxDepth)
                 throw CorruptIndex("corrupt index: bad tree structure");
             expected_next += n.n_children;
             for (std::uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c)
                 if (nodes_[c].parent != i || nodes_[c].level != n.level + 1) throw CorruptIndex("corrupt index: bad tree links");
         }
         if (expected_next != n_nodes) throw CorruptIndex("corrupt index: unreachable tree nodes");
+    }
+
+    // Centroids of a loaded tree: finite (a NaN would make every descent pick the first child
+    // and every distance bound meaningless).
+    void check_centroids() const {
+        for (std::uint32_t i = 0; i < nodes_.size(); ++i)
+            if (!all_finite(centroid(i), options_.dim))
+                throw CorruptIndex("corrupt index: the centroid of tree node " + std::to_string(i) + " is not finite");
     }
 
     // The tree: nodes level by level, each node's children consecutive; padded centroids.

@@ -88,24 +88,28 @@ class IndexFile : public InvariantChecker {
         if (version != kFormatVersion)
             throw CorruptIndex("unsupported index format version " + std::to_string(version) + " (this version reads " +
                                std::to_string(kFormatVersion) + ")");
+        // The constructor's limits (IndexSettings), checked here so that the error names the field.
         IndexOptions options;
-        options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 20, "dim"));
+        options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 20, "dim"));
         const auto metric = r.value<std::uint32_t>();
-        if (metric > 2) throw CorruptIndex("corrupt index: unknown metric code");
+        if (metric > 2) throw CorruptIndex("corrupt index: unknown metric code " + std::to_string(metric));
         options.metric = static_cast<IndexMetric>(metric);
-        options.branching_factor = static_cast<index_t>(bounded(r.value<std::uint64_t>(), mt_detail::kMaxBranching, "branching factor"));
-        options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), std::uint64_t(1) << 30, "split threshold"));
+        options.branching_factor = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 2, mt_detail::kMaxBranching, "branching_factor"));
+        options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 30, "split_threshold"));
         options.bloom_fpr = r.value<double>();
         options.seed = r.value<std::uint64_t>();
-        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0) || options.dim < 1 || options.branching_factor < 2 ||
-            options.split_threshold < 1)
-            throw CorruptIndex("corrupt index: invalid options");
+        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0)) throw CorruptIndex("corrupt index: bloom_fpr outside (0, 1)");
         return options;
     }
 
-    // The rest, into this index (just built from read_options' options).
+    // The rest, into this index (just built from read_options' options). Every field is
+    // checked against the others before it is used, by the part that owns it, and the whole
+    // must then pass the invariant checker: a crafted file with a valid checksum raises
+    // CorruptIndex naming the field instead of leaving an index that later crashes.
     void read_body(Reader& r) {
-        trained_ = r.value<std::uint8_t>() != 0;
+        const auto trained = r.value<std::uint8_t>();
+        if (trained > 1) throw CorruptIndex("corrupt index: the trained flag is " + std::to_string(trained) + ", not 0 or 1");
+        trained_ = trained == 1;
         const index_t d = options_.dim;
 
         nodes_ = r.array<Node>(kNone);
@@ -115,6 +119,7 @@ class IndexFile : public InvariantChecker {
         centroid_rows_ = mt_detail::aligned_zeros(static_cast<size_t>(n_nodes) * static_cast<size_t>(stride_));
         for (std::uint32_t i = 0; i < n_nodes; ++i) r.bytes(centroid(i), static_cast<size_t>(d) * sizeof(float));
         check_tree();
+        check_centroids();
         rank_nodes();
         constexpr auto kCodeDims = static_cast<std::uint64_t>(ProjectedQuantizer::kDims);
         std::vector<double> basis = r.array<double>(kCodeDims * static_cast<std::uint64_t>(d));
@@ -122,13 +127,11 @@ class IndexFile : public InvariantChecker {
         std::vector<float> step = r.array<float>(kCodeDims);
         if (trained_ ? !quantizer_.restore(std::move(basis), std::move(base), std::move(step), d)
                        : !(basis.empty() && base.empty() && step.empty()))
-            throw CorruptIndex("corrupt index: bad code grids");
+            throw CorruptIndex("corrupt index: bad code grids (sizes, finiteness or basis)");
 
-        tenants_ = r.array<mt_detail::TenantRecord>(kNone);
+        tenants_ = r.array<mt_detail::TenantRecord>(kNone - 1);
         free_tenants_ = r.array<std::uint32_t>(tenants_.size());
-        for (std::uint32_t t = 0; t < tenants_.size(); ++t)
-            if (tenants_[t].size > 0 && !tenant_of_.emplace(tenants_[t].external, t).second)
-                throw CorruptIndex("corrupt index: a tenant id appears twice");
+        index_loaded_tenants();
 
         const std::uint64_t min_slot_bytes = 8 + 4 + 4 + 8 + static_cast<std::uint64_t>(d) * sizeof(float);
         const std::uint64_t n_slots = r.count(min_slot_bytes, kNone - 1);
@@ -144,11 +147,13 @@ class IndexFile : public InvariantChecker {
             leaves_[v] = r.value<std::uint32_t>();
             access_[v] = r.array<std::uint32_t>(tenants_.size());
             r.bytes(row.data(), static_cast<size_t>(d) * sizeof(float));
+            const bool live = owners_[v] != kNone;
+            check_loaded_slot(v, label, live, leaves_[v], access_[v], row.data());
+            if (!live) continue;  // the arena's slot is zero already
+            if (leaves_[v] >= n_nodes || nodes_[leaves_[v]].n_children != 0) throw CorruptIndex("corrupt index: bad leaf of a vector");
+            if (!slot_of_.emplace(label, v).second) throw CorruptIndex("corrupt index: vector id " + std::to_string(label) + " appears twice");
             store_vector(v, row.data());
             arena_.store_label(v, label);
-            if (owners_[v] == kNone) continue;
-            if (leaves_[v] >= n_nodes || nodes_[leaves_[v]].n_children != 0) throw CorruptIndex("corrupt index: bad leaf of a vector");
-            if (!slot_of_.emplace(label, v).second) throw CorruptIndex("corrupt index: a vector id appears twice");
             n_vectors_ += 1;
         }
         free_slots_ = r.array<std::uint32_t>(n_slots);
@@ -160,21 +165,15 @@ class IndexFile : public InvariantChecker {
             const auto count = r.value<std::uint32_t>();
             const auto n_probes = r.value<std::uint32_t>();
             std::vector<std::uint64_t> words = r.array<std::uint64_t>();
-            const bool power_of_two = (words.size() & (words.size() - 1)) == 0;
-            if (!power_of_two || n_probes > 64 || (!words.empty() && n_probes == 0) || count > capacity)
-                throw CorruptIndex("corrupt index: bad Bloom filter");
-            filters_[i].restore(capacity, count, static_cast<int>(n_probes), std::move(words));
+            filters_[i].restore(capacity, count, n_probes, std::move(words), n_probes_, max_filter_capacity());
             const std::uint64_t n_lists = r.count(4 + 8, tenants_.size());
-            for (std::uint64_t j = 0, previous = 0; j < n_lists; ++j) {
+            std::uint32_t previous = 0;
+            for (std::uint64_t j = 0; j < n_lists; ++j) {
                 const auto tenant = r.value<std::uint32_t>();
                 std::vector<std::uint32_t> ids = r.array<std::uint32_t>(n_slots);
-                if (tenant >= tenants_.size()) throw CorruptIndex("corrupt index: bad tenant in a shortlist");
-                if (j > 0 && tenant <= previous) throw CorruptIndex("corrupt index: shortlists out of order");
+                check_loaded_shortlist(i, tenant, j > 0 ? &previous : nullptr, ids);
                 previous = tenant;
-                auto& lists = shortlists_[tenant];
-                for (std::uint32_t v : ids)
-                    if (v >= n_slots || owners_[v] == kNone) throw CorruptIndex("corrupt index: a shortlist holds a deleted vector");
-                lists.push_back({i, preorder_[i], std::move(ids)});
+                shortlists_[tenant].push_back({i, preorder_[i], std::move(ids)});
             }
             n_shortlists_ += n_lists;
         }
@@ -192,8 +191,10 @@ class IndexFile : public InvariantChecker {
   private:
     static constexpr char kMagic[8] = {'V', 'C', 'M', 'T', 'I', 'D', 'X', '\x01'};
 
-    static std::uint64_t bounded(std::uint64_t value, std::uint64_t limit, const char* what) {
-        if (value > limit) throw CorruptIndex(std::string("corrupt index: ") + what + " out of range");
+    static std::uint64_t bounded(std::uint64_t value, std::uint64_t low, std::uint64_t high, const char* what) {
+        if (value < low || value > high)
+            throw CorruptIndex(std::string("corrupt index: ") + what + " " + std::to_string(value) + " outside [" + std::to_string(low) + ", " +
+                               std::to_string(high) + "]");
         return value;
     }
 };

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <algorithm>  // std::min
+#include <atomic>     // std::atomic
+#include <chrono>     // std::chrono::steady_clock
 #include <cerrno>     // errno
 #include <cstdint>    // std::uint64_t
 #include <cstdio>     // std::FILE
@@ -17,8 +19,11 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>     // open
-#include <unistd.h>    // fsync, close, getpid
+#include <sys/stat.h>  // lstat, stat, fchmod
+#include <unistd.h>    // fsync, close, getpid, readlink
 #endif
+
+#include "vecclust/base/random.hpp"  // splitmix64
 
 namespace vecclust {
 
@@ -257,15 +262,72 @@ class Reader {
 // Files
 // --------------------------------------------------------------------------------------------
 
+// A path with a NUL byte would silently name a shorter one (the system calls stop at the NUL),
+// so it is refused as open() refuses it.
+inline void check_path(const std::string& path) {
+    if (path.find('\0') != std::string::npos) throw std::invalid_argument("embedded null byte in a path");
+}
+
+#if defined(__unix__) || defined(__APPLE__)
+// The file that opening `path` for writing would write, as open() finds it: symbolic links are
+// followed (a relative target from the link's directory); a dangling one names the file that
+// open() would create.
+inline std::string resolve_links(const std::string& path) {
+    std::string current = path;
+    for (int depth = 0; depth < 40; ++depth) {  // the system's usual limit on nested links
+        struct stat st;
+        if (lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return current;
+        std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
+        const ssize_t n = readlink(current.c_str(), target.data(), target.size());
+        if (n < 0) throw IoError("cannot read the symbolic link " + current + ": " + std::strerror(errno));
+        if (static_cast<size_t>(n) >= target.size()) throw IoError("the symbolic link " + current + " changed while it was read");
+        target.resize(static_cast<size_t>(n));
+        const auto slash = current.find_last_of('/');
+        current = target.empty() || target[0] == '/' || slash == std::string::npos ? target : current.substr(0, slash + 1) + target;
+    }
+    throw IoError("cannot save to " + path + ": " + std::strerror(ELOOP));
+}
+
+// Creates a new, empty temporary file next to `target` (its name starts with target + ".tmp-")
+// with the mode open() would give the target: the existing file's, else 0666 less the umask
+// (which the system applies to the requested 0666). Returns its descriptor and sets `tmp`.
+inline int create_temporary(const std::string& target, std::string& tmp) {
+    static const char kLetters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static std::atomic<std::uint64_t> counter{0};
+    std::uint64_t state = (static_cast<std::uint64_t>(getpid()) << 32) ^ counter.fetch_add(1) ^
+                          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::uint64_t bits = splitmix64(state);
+        tmp = target + ".tmp-";
+        for (int i = 0; i < 6; ++i, bits /= 62) tmp += kLetters[bits % 62];
+        const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) break;
+        struct stat st;
+        if (stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode) && fchmod(fd, st.st_mode & 07777) != 0) {
+            const int error = errno;
+            close(fd);
+            unlink(tmp.c_str());
+            throw IoError("cannot set the mode of " + tmp + ": " + std::strerror(error));
+        }
+        return fd;
+    }
+    throw IoError("cannot create a temporary file next to " + target + ": " + std::strerror(errno));
+}
+#endif
+
 // Writes `path` so that a crash at any moment leaves either the old file or the complete new
 // one: the data goes to a temporary file in the same directory, which is flushed, fsynced and
-// renamed over `path`; then the directory is fsynced so the rename itself is durable.
+// renamed over `path`; then the directory is fsynced so the rename itself is durable. As with
+// open(), a symbolic link is followed (its target is replaced, the link stays) and the file keeps
+// the mode of the one it replaces, or gets the umask's for a new file.
 template <class WriteBody>
-void save_file_atomically(const std::string& path, WriteBody&& write_body) {
+void save_file_atomically(const std::string& requested, WriteBody&& write_body) {
+    check_path(requested);
 #if defined(__unix__) || defined(__APPLE__)
-    std::string tmp = path + ".tmp-XXXXXX";
-    const int fd = mkstemp(tmp.data());
-    if (fd < 0) throw IoError("cannot create a temporary file next to " + path + ": " + std::strerror(errno));
+    const std::string path = resolve_links(requested);
+    std::string tmp;
+    const int fd = create_temporary(path, tmp);
     std::FILE* file = fdopen(fd, "wb");
     if (!file) {
         const int error = errno;
@@ -300,6 +362,7 @@ void save_file_atomically(const std::string& path, WriteBody&& write_body) {
         close(dir_fd);
     }
 #else
+    const std::string& path = requested;
     std::FILE* file = std::fopen(path.c_str(), "wb");
     if (!file) throw IoError("cannot open " + path + ": " + std::strerror(errno));
     FileSink sink(file, path);
@@ -311,6 +374,7 @@ void save_file_atomically(const std::string& path, WriteBody&& write_body) {
 // Calls read_body(source, size) on the file's bytes.
 template <class ReadBody>
 auto load_file(const std::string& path, ReadBody&& read_body) {
+    check_path(path);
     std::FILE* file = std::fopen(path.c_str(), "rb");
     if (!file) throw IoError("cannot open " + path + ": " + std::strerror(errno));
     struct Closer {

@@ -3,8 +3,9 @@
 // (merge_upwards), and the upkeep of the per-node Bloom filters that guide both.
 #pragma once
 
-#include <algorithm>      // std::lower_bound, std::find, std::sort, std::unique
+#include <algorithm>      // std::lower_bound, std::find, std::sort, std::unique, std::max
 #include <cstdint>        // std::int64_t, std::uint32_t
+#include <string>         // std::string, std::to_string
 #include <unordered_map>  // std::unordered_map
 #include <vector>         // std::vector
 
@@ -40,6 +41,35 @@ class TenantShortlists : public ClusteringTree {
         tenants_[t] = {tenant, 0};
         tenant_of_.emplace(tenant, t);
         return t;
+    }
+
+    // The tenant records as read from a file, into the tenant map: a free record is all zeros
+    // (release_if_empty() clears it), a live one has its own external id.
+    void index_loaded_tenants() {
+        for (std::uint32_t t = 0; t < tenants_.size(); ++t) {
+            const TenantRecord& record = tenants_[t];
+            if (record.size == 0) {
+                if (record.external != 0) throw CorruptIndex("corrupt index: free tenant record " + std::to_string(t) + " keeps an id");
+            } else if (!tenant_of_.emplace(record.external, t).second) {
+                throw CorruptIndex("corrupt index: tenant id " + std::to_string(record.external) + " appears twice");
+            }
+        }
+    }
+
+    // The most members a filter is sized for: refill_filter() gives room for twice its members.
+    std::uint64_t max_filter_capacity() const {
+        return std::max<std::uint64_t>(mt_detail::kMinFilterCapacity, 2 * static_cast<std::uint64_t>(tenants_.size()));
+    }
+
+    // One shortlist as read from a file (the file lists a node's by ascending tenant): of a live
+    // tenant, holding live slots.
+    void check_loaded_shortlist(std::uint32_t node, std::uint32_t tenant, const std::uint32_t* previous,
+                                const std::vector<std::uint32_t>& ids) const {
+        const std::string where = "corrupt index: a shortlist at tree node " + std::to_string(node);
+        if (tenant >= tenants_.size() || tenants_[tenant].size == 0) throw CorruptIndex(where + " names an unknown tenant");
+        if (previous && tenant <= *previous) throw CorruptIndex(where + " is out of tenant order");
+        for (std::uint32_t v : ids)
+            if (v >= owners_.size() || owners_[v] == kNone) throw CorruptIndex(where + " holds a free vector slot");
     }
 
     // A tenant that sees no vector is forgotten (its filter bits become harmless false positives).

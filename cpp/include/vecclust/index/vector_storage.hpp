@@ -3,7 +3,7 @@
 #pragma once
 
 #include <algorithm>      // std::fill, std::copy
-#include <cmath>          // std::sqrt
+#include <cmath>          // std::sqrt, std::fabs, std::signbit
 #include <cstdint>        // std::int64_t, std::uint32_t
 #include <cstring>        // std::memcpy
 #include <memory>         // std::unique_ptr
@@ -16,6 +16,7 @@
 #include <sys/mman.h>  // mmap, munmap, madvise
 #endif
 
+#include "vecclust/index/index_io.hpp"  // CorruptIndex
 #include "vecclust/index/index_options.hpp"
 #include "vecclust/index/lane_sums.hpp"
 #include "vecclust/index/projected_codes.hpp"
@@ -65,6 +66,17 @@ class ZeroedBlock {
     size_t bytes_;
     unsigned char* data_ = nullptr;
 };
+
+// No NaN or infinity among the n floats at x (on the bits: all exponent bits set).
+inline bool all_finite(const float* x, index_t n) {
+    std::uint32_t not_finite = 0;
+    for (index_t j = 0; j < n; ++j) {
+        std::uint32_t bits;
+        std::memcpy(&bits, x + j, sizeof bits);
+        not_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return !not_finite;
+}
 
 // What a scan needs to judge a vector from its code alone (see VectorStore::store_vector).
 // All rounded outwards; see ProjectionFacts.
@@ -182,6 +194,28 @@ class VectorStore : public IndexSettings {
         double slack = std::sqrt(residual2);
         if (options_.metric != IndexMetric::l2) slack += 2.0 * sum_rounding_ * std::sqrt(norm2);
         return float_up(slack * (1.0 + 1e-9));
+    }
+
+    // A slot as read from a file, before it is stored: a free slot is all zeros (free_slot()
+    // clears it); a live one has an id >= 0 (add() refuses others) and a finite row of norm 1
+    // for cosine (add() normalises). Throws CorruptIndex naming the field.
+    void check_loaded_slot(std::uint32_t v, std::int64_t label, bool live, std::uint32_t leaf, const std::vector<std::uint32_t>& access,
+                           const float* row) const {
+        auto fail = [v](const std::string& what) { throw CorruptIndex("corrupt index: vector slot " + std::to_string(v) + " " + what); };
+        const index_t d = options_.dim;
+        if (!live) {
+            if (label != 0 || leaf != 0 || !access.empty()) fail("is free but has an id, a leaf or an access list");
+            for (index_t j = 0; j < d; ++j)
+                if (row[j] != 0.0f || std::signbit(row[j])) fail("is free but holds a vector");
+            return;
+        }
+        if (label < 0) fail("has the negative id " + std::to_string(label));
+        if (!all_finite(row, d)) fail("(id " + std::to_string(label) + ") has a NaN or infinite coordinate");
+        if (options_.metric == IndexMetric::cosine) {
+            double norm2 = 0.0;
+            for (index_t j = 0; j < d; ++j) norm2 += static_cast<double>(row[j]) * row[j];
+            if (!(std::fabs(norm2 - 1.0) <= 1e-4)) fail("(id " + std::to_string(label) + ") is not normalised, as cosine stores vectors");
+        }
     }
 
     std::uint32_t slot_or_throw(std::int64_t id) const {
