@@ -92,16 +92,3 @@ void dispatch(F&& kernel) {
 }
 
 }  // namespace vecclust::isa
-
-// Deprecated: being replaced by isa::dispatch.
-// Builds an AVX2 copy of a kernel next to the baseline one and picks it at load time (GCC on
-// x86-64), so wheels stay portable without -march=native. The clones run the same IEEE
-// operations per lane (no FMA contraction), so their results are bit-identical. This suits
-// plain loops, which each clone vectorises at its own width; kernels written with explicit
-// vectors instead pick a variant of their natural width at run time (isa.hpp).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define VECCLUST_MULTIVERSION __attribute__((target_clones("avx2", "default"), flatten))
-#else
-#define VECCLUST_MULTIVERSION
-#endif
-
