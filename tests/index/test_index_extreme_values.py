@@ -80,3 +80,35 @@ def test_cosine_takes_any_finite_scale(data):
     for scale in (1e30, 1e-30):
         ids = filled(X * np.float32(scale), "cosine").search(Q, 1, k=10, budget=UNLIMITED)[1]
         np.testing.assert_array_equal(ids, reference)
+
+
+def test_cosine_takes_rows_of_subnormals(data):
+    # Normalising such a row used to overflow its float32 inverse norm, so they were refused.
+    X, Q = data
+    tiny = X * np.float32(2.0**-135)
+    assert np.all(np.abs(tiny) < np.finfo(np.float32).tiny)
+    unit = tiny.astype(np.float64) / np.linalg.norm(tiny.astype(np.float64), axis=1, keepdims=True)
+    queries = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+    exact = np.argsort(-(queries @ unit.T), axis=1)[:, :3]
+    _, ids = filled(tiny, "cosine").search(Q, 1, k=3, budget=UNLIMITED)
+    np.testing.assert_array_equal(ids, exact)
+
+
+@pytest.mark.parametrize("bloom_fpr", [2.0**-65, 1e-300, 5e-324])
+def test_bloom_fpr_below_the_probe_limit_is_refused(bloom_fpr):
+    # Below 2**-64 a filter's probe count (ceil(log2(1 / fpr))) no longer fits the byte that
+    # stores it: at 2**-256 it wrapped to 0 probes, a filter that passes every tenant.
+    with pytest.raises(ValueError, match="bloom_fpr=.* must be >= 5.42"):
+        MultiTenantIndex(DIM, bloom_fpr=bloom_fpr)
+    with pytest.raises(ValueError, match=r"bloom_fpr must be in \[2\^-64, 1\)"):
+        from vecclust import _core
+        _core.MultiTenantIndexCore(dim=DIM, metric="l2", branching_factor=32, split_threshold=256,
+                                   bloom_fpr=bloom_fpr, seed=0)
+
+
+def test_bloom_fpr_at_the_probe_limit_works(data):
+    X, Q = data
+    index = filled(X, "l2", bloom_fpr=2.0**-64)
+    exact = np.argsort(((X[None] - Q[:, None]) ** 2).sum(-1), axis=1)[:, :3]
+    _, ids = index.search(Q, 1, k=3, budget=UNLIMITED)
+    np.testing.assert_array_equal(ids, exact)

@@ -105,6 +105,22 @@ def test_centroids_that_are_not_finite_are_rejected(value):
         rejected(with_fields(data, {f"centroids[{node}].1": value}), f"centroid of tree node {node} is not finite")
 
 
+def test_coordinates_add_would_refuse_are_rejected():
+    # At dim 4, add() takes |x| up to sqrt(FLT_MAX / 32) (about 3.3e18): a larger stored value
+    # would make distances overflow to inf at search time.
+    index, _ = small_index()
+    data = index._core.to_bytes()
+    name = first_field(data, lambda n: n.startswith("slot[") and ".row[" in n)
+    rejected(with_fields(data, {name: 1e30}), "has a value above 3.26e\\+18")
+    _unpickled(with_fields(data, {name: 1e18}))  # inside the limit: loads
+
+
+def test_bloom_fpr_below_the_probe_limit_is_rejected():
+    index, _ = small_index()
+    data = index._core.to_bytes()
+    rejected(with_fields(data, {"bloom_fpr": 2.0**-65}), "bloom_fpr outside")
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_code_grids_that_are_not_finite_are_rejected(value):
     index, _ = small_index()
@@ -137,7 +153,7 @@ def test_crafted_fields_are_rejected_naming_them():
         ({"branching_factor": 2**40}, r"branching_factor 1099511627776 outside \[2, 4096\]"),
         ({"branching_factor": 1}, "branching_factor 1 outside"),
         ({"split_threshold": 0}, r"split_threshold 0 outside \[1, 1073741824\]"),
-        ({"bloom_fpr": float("nan")}, r"bloom_fpr outside \(0, 1\)"),
+        ({"bloom_fpr": float("nan")}, r"bloom_fpr outside \[2\^-64, 1\)"),
         ({"bloom_fpr": 1.0}, "bloom_fpr outside"),
         ({"bloom_fpr": -0.0}, "bloom_fpr outside"),
         ({"branching_factor": 2}, r"tree node 0 has 3 children, outside \[2, branching_factor\]"),

@@ -3,6 +3,7 @@ oracles for the E-step and the M-step, EM monotonicity, degenerate data, bad inp
 determinism."""
 
 import pickle
+import re
 import sys
 import tracemalloc
 import warnings
@@ -672,3 +673,18 @@ def test_fit_em_api_and_the_estimator_agree():
     assert (unchanged.n_iter, unchanged.lower_bounds, unchanged.converged) == (0, [], False)
     np.testing.assert_array_equal(np.argmax(log_resp, axis=1), gm.predict(X))
     assert "GaussianMixture" in vecclust.__all__
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e20), (np.float32, 1e30), (np.float64, 1e160)])
+def test_data_whose_squared_distances_overflow_is_refused_naming_the_limit(dtype, scale):
+    # Used to blame "collapsed samples" (an overflow of the covariances); reg_covar is in the
+    # data's units, so the data cannot be rescaled behind the user's back.
+    X, _ = make_blobs(n_samples=200, n_features=4, centers=3, random_state=0)
+    limit = np.sqrt(np.finfo(dtype).max / 32)
+    with pytest.raises(ValueError, match=re.escape(f"above {limit:.3g}, the largest whose squared distances")):
+        GaussianMixture(3, random_state=0).fit((X * scale).astype(dtype))
+    model = GaussianMixture(3, random_state=0).fit(X.astype(dtype))
+    with pytest.raises(ValueError, match="GaussianMixture: X has a value of magnitude"):
+        model.predict((X * scale).astype(dtype))
+    below = (X / np.abs(X).max() * limit * 0.5).astype(dtype)  # at the limit: fitted, finite
+    assert np.isfinite(GaussianMixture(3, random_state=0).fit(below).lower_bound_)

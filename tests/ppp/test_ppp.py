@@ -242,3 +242,20 @@ def test_command_line(tmp_path, capsys):
     assert cli_main(["cluster", str(tmp_path / "X.npy"), "--method", "ppp", "-k", "4", "--out",
                      str(tmp_path / "l.txt")]) == 2
     assert "finds the number of clusters itself" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e19), (np.float32, 1e30), (np.float32, 1e-30),
+                                          (np.float32, 1e-38), (np.float64, 1e160), (np.float64, 1e300),
+                                          (np.float64, 1e-300)])
+def test_data_at_the_edges_of_the_range_gives_the_same_clusters(dtype, scale):
+    # float32 near 1e19 used to give 1 cluster instead of 3 and float64 at 1e160 numpy's
+    # "Eigenvalues did not converge": PPP is scale-free, so it fits such data scaled by a power
+    # of two, and the row hashes (the fit samples) come from the data as given.
+    X, _ = make_blobs(n_samples=600, n_features=4, centers=3, random_state=0)
+    reference = PPP().fit(X.astype(dtype))
+    Z = (X * scale).astype(dtype)
+    model = PPP().fit(Z)
+    assert model.n_clusters_ == reference.n_clusters_ == 3
+    assert same_partition(model.labels_, reference.labels_)
+    assert same_partition(model.predict(Z), model.labels_)
+    assert np.all(np.isfinite(model.cluster_centers_))

@@ -90,7 +90,8 @@ class MultiTenantIndex:
         A tree node with more training vectors than this is split; a tenant's shortlist at an
         internal node that grows past it is pushed one level down.
     bloom_fpr : float, default=0.01
-        Target false-positive rate of the per-node tenant filters.
+        Target false-positive rate of the per-node tenant filters, in [2**-64, 1): each member
+        sets ceil(log2(1 / bloom_fpr)) bits.
     random_state : int, RandomState, Generator or None
         Seeds the k-means of `train`; a fixed value gives the identical tree.
     n_threads : int or None
@@ -118,7 +119,7 @@ class MultiTenantIndex:
         "metric": Options(METRICS),
         "branching_factor": Integer(2, MAX_BRANCHING_FACTOR),
         "split_threshold": Integer(1, MAX_SPLIT_THRESHOLD),
-        "bloom_fpr": Real(0.0, 1.0, low_open=True, high_open=True),
+        "bloom_fpr": Real(2.0**-64, 1.0, high_open=True),
         "random_state": None,
         "n_threads": None,  # effective_n_threads checks it
     }

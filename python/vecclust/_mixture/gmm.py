@@ -15,6 +15,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
+from .._utils.scaling import check_squared_range
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, check_choice, effective_n_threads,
                                  native_byte_order, seed_from, validate_params)
 
@@ -227,6 +228,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Fit, then return the most probable component of each training sample."""
         validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2)
+        check_squared_range(X, "GaussianMixture")
         n_samples, n_features = X.shape
         k = self.n_components
         if n_samples < k:
@@ -373,7 +375,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
+        X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
+        check_squared_range(X, "GaussianMixture")
+        return X
 
     def _log_probabilities(self, X):
         return weighted_log_probabilities(self._validated(X), self._params(), self.n_threads)

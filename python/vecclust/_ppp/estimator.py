@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from .. import _core
+from .._utils.scaling import scale_for
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, effective_n_threads, native_byte_order,
                                  validate_params)
 from .merge import merge_leaves
@@ -190,22 +191,27 @@ class PPP(ClusterMixin, BaseEstimator):
         validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C")
         self._n_threads_used = effective_n_threads(self.n_threads)
+        # Every decision is scale-free (relative tolerances and regularisation, BIC differences),
+        # so data at the edge of the dtype's range is fitted scaled by a power of two; the row
+        # hashes, and with them the fit samples, come from X itself.
+        self._scale = scale_for(X, "sqeuclidean")
+        data = self._scale.data(X)
         # Small dense algebra (PCA, Cholesky) runs in BLAS/LAPACK; one BLAS thread keeps its
         # results bit-identical whatever the machine's thread count.
         with threadpool_limits(limits=1, user_api="blas"):
             self._hashes = _core.row_hashes(X, n_threads=self._n_threads_used)
             self.merges_ = []
-            leaf_rows = grow(self, X)
-            self.leaf_clusters_ = merge_leaves(self, X, leaf_rows)
+            leaf_rows = grow(self, data)
+            self.leaf_clusters_ = merge_leaves(self, data, leaf_rows)
             labels = np.empty(X.shape[0], dtype=np.int64)
             for leaf, rows in enumerate(leaf_rows):
                 labels[rows] = self.leaf_clusters_[leaf]
             self._mixture = None
             if self.refine != "none" and labels.max() > 0:
-                labels = refine(self, X, labels)
+                labels = refine(self, data, labels)
                 # Refinement can leave two parts of one cluster side by side: merge again.
                 self._component_clusters = merge_leaves(
-                    self, X, [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)])
+                    self, data, [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)])
                 labels = self._component_clusters[labels]
         del self._hashes
         self.labels_ = labels
@@ -221,6 +227,7 @@ class PPP(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
         n_threads = effective_n_threads(self.n_threads)
+        X = self._scale.data(X)  # the rules and Gaussians are in the fitted data's scale
         if self._mixture is not None:
             return self._component_clusters[most_likely(X, self._mixture, n_threads)]
         labels = np.empty(X.shape[0], dtype=np.int64)

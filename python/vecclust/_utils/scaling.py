@@ -98,3 +98,17 @@ def scale_for(X, metric: str, weights=None, others=()) -> Scale:
     x_exponent = math.frexp(largest_x)[1]
     weight_exponent = math.frexp(_largest(weights))[1] if weights is not None else 0
     return Scale(x_exponent, weight_exponent, power)
+
+
+def check_squared_range(X, estimator: str) -> None:
+    """For models with absolute, data-unit parameters (GaussianMixture's reg_covar), which cannot
+    be rescaled away: refuse data whose squared distances over its features would overflow X's
+    dtype, rather than fail later for a reason that is not the real one."""
+    if X.size == 0:
+        return
+    limit = math.sqrt(float(np.finfo(X.dtype).max) / (8 * X.shape[1]))
+    largest = _largest(X)
+    if largest > limit:
+        hint = " or pass float64 data" if X.dtype == np.float32 else ""
+        raise ValueError(f"{estimator}: X has a value of magnitude {largest:.3g}, above {limit:.3g}, the largest "
+                         f"whose squared distances {X.dtype} holds over {X.shape[1]} features; rescale X{hint}")

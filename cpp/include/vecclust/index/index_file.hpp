@@ -98,7 +98,8 @@ class IndexFile : public InvariantChecker {
         options.split_threshold = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 30, "split_threshold"));
         options.bloom_fpr = r.value<double>();
         options.seed = r.value<std::uint64_t>();
-        if (!(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0)) throw CorruptIndex("corrupt index: bloom_fpr outside (0, 1)");
+        if (!(options.bloom_fpr >= mt_detail::kMinBloomFpr && options.bloom_fpr < 1.0))
+            throw CorruptIndex("corrupt index: bloom_fpr outside [2^-64, 1)");
         return options;
     }
 

@@ -72,6 +72,7 @@ constexpr index_t kTrainPointsPerCenter = 128; // k-means at a node runs on at m
 constexpr index_t kKMeansIterations = 20;
 constexpr std::uint32_t kMinFilterCapacity = 4;
 constexpr index_t kMaxBranching = 4096;
+constexpr double kMinBloomFpr = 0x1p-64;  // 64 probes per member; filters store the count in a byte
 
 // Rows are padded with zeros to a multiple of 8 floats (32 bytes) so the kernels need no tail.
 inline index_t padded_stride(index_t dim) { return (dim + 7) / 8 * 8; }
@@ -116,7 +117,7 @@ class IndexSettings {
                 "branching_factor must be in [2, " + std::to_string(mt_detail::kMaxBranching) + "]");
         require(options.split_threshold >= 1 && options.split_threshold <= (index_t(1) << 30),
                 "split_threshold must be in [1, 2^30]");
-        require(options.bloom_fpr > 0.0 && options.bloom_fpr < 1.0, "bloom_fpr must be in (0, 1)");
+        require(options.bloom_fpr >= mt_detail::kMinBloomFpr && options.bloom_fpr < 1.0, "bloom_fpr must be in [2^-64, 1)");
         stride_ = mt_detail::padded_stride(options.dim);
         // Relative rounding error of a lane sum of stride terms (each rounded up to 3 times),
         // with room to spare: gamma_n = n u / (1 - n u), u = 2^-24.
@@ -130,21 +131,25 @@ class IndexSettings {
     void normalise(float* v) const {
         double norm2 = 0.0;
         for (index_t j = 0; j < options_.dim; ++j) norm2 += static_cast<double>(v[j]) * v[j];
-        const auto inverse = static_cast<float>(1.0 / std::sqrt(norm2));
-        for (index_t j = 0; j < options_.dim; ++j) v[j] *= inverse;
+        const double inverse = 1.0 / std::sqrt(norm2);
+        if (inverse <= std::numeric_limits<float>::max()) {
+            const auto inverse_f = static_cast<float>(inverse);
+            for (index_t j = 0; j < options_.dim; ++j) v[j] *= inverse_f;
+        } else {  // a row of subnormals: the float inverse would overflow
+            for (index_t j = 0; j < options_.dim; ++j) v[j] = static_cast<float>(v[j] * inverse);
+        }
     }
 
     // Every row finite and within the range float32 distances can be computed in: with |values|
     // at most largest_magnitude(), no sum of squared differences or products overflows. A batch
     // to store (not queries: small queries against ordinary rows are fine) must also not be so
-    // small throughout that its squared differences lose all precision (l2, ip) or that
-    // normalising overflows (cosine); single tiny rows among others are fine. Rows of zeros are
-    // fine except for cosine.
+    // small throughout that its squared differences lose all precision (l2, ip); single tiny
+    // rows among others are fine. Cosine takes any finite row but zeros (normalised first).
     void check_vectors(const float* x, index_t n, const char* what, bool stored) const {
         const index_t d = options_.dim;
         const bool cosine = options_.metric == IndexMetric::cosine;  // rows normalised in double first
         const float high = cosine ? std::numeric_limits<float>::max() : largest_magnitude();
-        const float low = cosine ? std::numeric_limits<float>::min() : 0x1p-63f;
+        const float low = cosine ? 0.0f : 0x1p-63f;
         std::uint32_t high_bits, batch_largest = 0;
         std::memcpy(&high_bits, &high, sizeof high);
         for (index_t i = 0; i < n; ++i) {

@@ -211,6 +211,12 @@ class VectorStore : public IndexSettings {
         }
         if (label < 0) fail("has the negative id " + std::to_string(label));
         if (!all_finite(row, d)) fail("(id " + std::to_string(label) + ") has a NaN or infinite coordinate");
+        // add() refuses rows whose distances would overflow; a file must not smuggle one in.
+        if (options_.metric != IndexMetric::cosine)
+            for (index_t j = 0; j < d; ++j)
+                if (std::fabs(row[j]) > largest_magnitude())
+                    fail("(id " + std::to_string(label) + ") has a value above " + short_number(largest_magnitude()) +
+                         ", the largest the index takes at dim=" + std::to_string(d));
         if (options_.metric == IndexMetric::cosine) {
             double norm2 = 0.0;
             for (index_t j = 0; j < d; ++j) norm2 += static_cast<double>(row[j]) * row[j];
