@@ -1,5 +1,6 @@
 // Bindings for k-medoids, CLARA, CLARANS and the distance kernels.
 #include "numpy_helpers.hpp"
+#include <optional>
 #include "vecclust/base/memory.hpp"
 #include "vecclust/kmedoids/clara.hpp"
 #include "vecclust/kmedoids/clarans.hpp"
@@ -12,14 +13,16 @@ using namespace vecclust;
 
 namespace {
 
-// Validates a precomputed matrix (see check_dissimilarity_matrix); an all-zero matrix cannot
-// hold k > 1 distinct clusters. Call without the GIL.
+// Validates a precomputed matrix (see check_dissimilarity_matrix) and returns its largest
+// entry; an all-zero matrix cannot hold k > 1 distinct clusters. Call without the GIL.
 template <class T>
-void validate_matrix(const T* data, index_t n, index_t k, Control& control) {
+T validate_matrix(const T* data, index_t n, index_t k, Control& control) {
     ThreadPool pool(control);
-    if (check_dissimilarity_matrix(data, n, pool).all_zero && k > 1)
+    const T largest = check_dissimilarity_matrix(data, n, pool).largest;
+    if (largest == T(0) && k > 1)
         throw std::invalid_argument("all samples are identical (every dissimilarity is 0), so " + std::to_string(k) +
                                     " distinct clusters cannot be formed");
+    return largest;
 }
 
 void require_square(const py::array& diss) {
@@ -59,9 +62,12 @@ KMedoidsOptions make_options(const std::string& method, const std::string& init,
     return options;
 }
 
+// The validation pass also finds the largest entry: outside (unscaled_low, unscaled_high), where
+// the losses would overflow or lose their precision, nothing runs and the result is {"largest"},
+// for Python to call again on the matrix scaled by a power of two (no extra pass over the data).
 py::dict kmedoids_matrix(const py::array& diss, const std::string& method, const std::string& init, index_t n_clusters,
                          const py::object& initial_medoids, int max_iter, int n_init, std::uint64_t seed,
-                         const py::object& sample_weight, int n_threads) {
+                         const py::object& sample_weight, int n_threads, double unscaled_low, double unscaled_high) {
     require_square(diss);
     const KMedoidsOptions options = make_options(method, init, n_clusters, initial_medoids, max_iter, n_init, seed);
     const index_t k = options.initial_medoids.empty() ? n_clusters : static_cast<index_t>(options.initial_medoids.size());
@@ -70,11 +76,19 @@ py::dict kmedoids_matrix(const py::array& diss, const std::string& method, const
         const index_t n = diss.shape(0);
         const T* data = data_of<T>(diss);
         const T* w = weights_of<T>(sample_weight, n);
-        return result_dict(without_gil([&] {
+        double largest = 0.0;
+        auto result = without_gil([&]() -> std::optional<KMedoidsResult> {
             Control control = make_control(n_threads);
-            validate_matrix(data, n, k, control);
+            largest = static_cast<double>(validate_matrix(data, n, k, control));
+            if (largest != 0.0 && !(largest > unscaled_low && largest < unscaled_high)) return std::nullopt;
             return fit_kmedoids<T>(MatrixSource<T>(data, n), w, options, control);
-        }));
+        });
+        if (!result) {
+            py::dict out;
+            out["largest"] = largest;
+            return out;
+        }
+        return result_dict(std::move(*result));
     });
 }
 
@@ -210,7 +224,7 @@ py::dict clarans_binding(const py::array& x, const std::string& metric, index_t 
 void bind_kmedoids(py::module_& m) {
     m.def("kmedoids_matrix", &kmedoids_matrix, py::arg("diss"), py::kw_only(), py::arg("method"), py::arg("init"),
           py::arg("n_clusters"), py::arg("initial_medoids"), py::arg("max_iter"), py::arg("n_init"), py::arg("seed"),
-          py::arg("sample_weight"), py::arg("n_threads"),
+          py::arg("sample_weight"), py::arg("n_threads"), py::arg("unscaled_low"), py::arg("unscaled_high"),
           "k-medoids on a precomputed symmetric dissimilarity matrix (validated first).");
     m.def("kmedoids_features", &kmedoids_features, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("precompute"),
           py::arg("method"), py::arg("init"), py::arg("n_clusters"), py::arg("initial_medoids"), py::arg("max_iter"),

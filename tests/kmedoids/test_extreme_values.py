@@ -9,6 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 import vecclust as vc
+from vecclust import _core, fasterpam
 from vecclust._utils.scaling import DISTANCE_POWER, scale_for
 
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
@@ -106,3 +107,28 @@ def test_ordinary_data_is_passed_unchanged(blobs):
             scale = scale_for(data, metric, np.ones(len(X), dtype))
             assert (scale.x_exponent, scale.weight_exponent) == (0, 0)
             assert scale.data(data) is data
+
+
+@pytest.mark.parametrize("scale", [1e306, 1e-300])
+def test_the_matrix_check_finds_the_scale_without_a_pass_of_its_own(scale, monkeypatch):
+    # The core's validation pass reports the largest entry: out of range, nothing runs and the
+    # call is repeated on the scaled matrix; in range, the core runs once.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    calls = []
+    original = _core.kmedoids_matrix
+
+    def counting(*args, **kwargs):
+        out = original(*args, **kwargs)
+        calls.append(sorted(out))
+        return out
+
+    monkeypatch.setattr(_core, "kmedoids_matrix", counting)
+    reference = fasterpam(D, 3, random_state=0)
+    assert calls == [sorted(["loss", "labels", "medoids", "n_iter", "n_swaps", "converged"])]
+    calls.clear()
+    scaled = fasterpam(D * scale, 3, random_state=0)
+    assert calls[0] == ["largest"] and len(calls) == 2
+    np.testing.assert_array_equal(scaled.medoids, reference.medoids)
+    assert scaled.loss == pytest.approx(reference.loss * scale, rel=1e-12)

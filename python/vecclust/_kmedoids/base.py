@@ -57,8 +57,7 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:
             raise ValueError(f"all samples are identical, so {n_clusters} distinct clusters cannot be formed")
         weights = check_weights(sample_weight, n, X.dtype)
-        self._scale = scale_for(X, self.metric, weights)
-        result = self._fit_core(self._scale.data(X), params, self._scale.weights(weights))
+        result = self._fit_scaled(X, params, weights)
         if not result["converged"]:
             warnings.warn(f"{type(self).__name__} stopped at max_iter={getattr(self, 'max_iter', None)} before "
                           "converging; increase max_iter.", ConvergenceWarning, stacklevel=2)
@@ -69,6 +68,11 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_swaps_ = int(result["n_swaps"])
         self.cluster_centers_ = None if precomputed else X[self.medoid_indices_].copy()
         return self
+
+    def _fit_scaled(self, X, params, weights):
+        """The core's result of fitting X, scaled (self._scale) so that its losses stay in range."""
+        self._scale = scale_for(X, self.metric, weights)
+        return self._fit_core(self._scale.data(X), params, self._scale.weights(weights))
 
     def _n_threads(self):
         return effective_n_threads(self.n_threads)

@@ -8,6 +8,7 @@ from .. import _core
 from .._utils.validation import physical_memory_bytes, seed_from
 from .base import MedoidClusterer
 from .checks import INIT, MAX_ITER, METHOD, N_INIT, check_medoids
+from .functions import kmedoids_on_matrix
 from .choices import INITS
 
 
@@ -87,18 +88,26 @@ class KMedoids(MedoidClusterer):
         self.random_state = random_state
         self.n_threads = n_threads
 
+    def _fit_scaled(self, X, params, weights):
+        if self.metric != "precomputed":
+            return super()._fit_scaled(X, params, weights)
+        # The core's matrix check finds the largest entry: no separate pass over n x n values.
+        self._scale, result = kmedoids_on_matrix(X, weights, self._core_options(X, params))
+        return result
+
     def _fit_core(self, X, params, weights):
+        return _core.kmedoids_features(X, metric=self.metric, precompute=self._store_matrix(X), sample_weight=weights,
+                                       **self._core_options(X, params))
+
+    def _core_options(self, X, params):
         n_clusters, initial = params["n_clusters"], None
         if not isinstance(self.init, str):
             k, initial = check_medoids(self.init, X.shape[0])
             if k != n_clusters:
                 raise ValueError(f"init gives {k} medoid indices but n_clusters={n_clusters}")
-        options = dict(method=self.method, init=self.init if initial is None else "random", n_clusters=n_clusters,
-                       initial_medoids=initial, max_iter=params["max_iter"], n_init=params["n_init"],
-                       seed=seed_from(self.random_state), sample_weight=weights, n_threads=self._n_threads())
-        if self.metric == "precomputed":
-            return _core.kmedoids_matrix(X, **options)
-        return _core.kmedoids_features(X, metric=self.metric, precompute=self._store_matrix(X), **options)
+        return dict(method=self.method, init=self.init if initial is None else "random", n_clusters=n_clusters,
+                    initial_medoids=initial, max_iter=params["max_iter"], n_init=params["n_init"],
+                    seed=seed_from(self.random_state), n_threads=self._n_threads())
 
     def _store_matrix(self, X):
         if self.precompute != "auto":

@@ -4,12 +4,13 @@ pam_build. The argument conventions follow the `kmedoids` package, so code can s
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _core
-from .._utils.scaling import scale_for
+from .._utils.scaling import Scale, scale_from_largest, unscaled_range
 from .._utils.validation import check_weights, seed_from
 from .checks import FUNCTION_MAX_ITER, INIT, check_dissimilarity, check_medoids, n_threads_from
 
@@ -42,6 +43,20 @@ class KMedoidsResult:
     converged: bool
 
 
+def kmedoids_on_matrix(diss, weights, options) -> tuple:
+    """_core.kmedoids_matrix on a checked matrix; when its largest entry (found by the core in the
+    pass that validates the matrix) is out of the range the losses can be computed in, again on
+    the matrix and weights scaled by powers of two. Returns (the Scale, the core's result)."""
+    low, high = unscaled_range(diss.dtype, diss.shape[0], weights)
+    raw = _core.kmedoids_matrix(diss, sample_weight=weights, unscaled_low=low, unscaled_high=high, **options)
+    if "largest" not in raw:
+        return Scale(), raw
+    scale = scale_from_largest(raw["largest"], diss.dtype, "precomputed", diss.shape, weights)
+    raw = _core.kmedoids_matrix(scale.data(diss), sample_weight=scale.weights(weights), unscaled_low=0.0,
+                                unscaled_high=math.inf, **options)
+    return scale, raw
+
+
 def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample_weight, n_threads, n_init=1):
     diss = check_dissimilarity(diss)
     n = diss.shape[0]
@@ -49,12 +64,9 @@ def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample
     init = INIT(init, "init")
     max_iter = FUNCTION_MAX_ITER(max_iter, "max_iter")
     weights = check_weights(sample_weight, n, diss.dtype)
-    scale = scale_for(diss, "precomputed", weights)
-    raw = _core.kmedoids_matrix(
-        scale.data(diss), method=method, init=init, n_clusters=k, initial_medoids=initial, max_iter=max_iter,
-        n_init=n_init, seed=seed_from(random_state), sample_weight=scale.weights(weights),
-        n_threads=n_threads_from(n_threads),
-    )
+    options = dict(method=method, init=init, n_clusters=k, initial_medoids=initial, max_iter=max_iter, n_init=n_init,
+                   seed=seed_from(random_state), n_threads=n_threads_from(n_threads))
+    scale, raw = kmedoids_on_matrix(diss, weights, options)
     return KMedoidsResult(loss=scale.loss(raw["loss"]), labels=raw["labels"], medoids=raw["medoids"], n_iter=raw["n_iter"],
                           n_swap=raw["n_swaps"], converged=raw["converged"])
 

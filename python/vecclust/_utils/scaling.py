@@ -72,10 +72,14 @@ def scale_for(X, metric: str, weights=None, others=()) -> Scale:
     """The Scale for features X (n, d) under `metric`, or, with metric="precomputed", for the
     dissimilarity matrix X; weights: the sample weights or None; others: more arrays the same
     distances will involve (the centres a transform measures against)."""
-    info = np.finfo(X.dtype)
+    return scale_from_largest(_largest(X, *others), X.dtype, metric, X.shape, weights)
+
+
+def scale_from_largest(largest_x: float, dtype, metric: str, shape, weights=None) -> Scale:
+    """scale_for, given the largest |value| of the data (of shape `shape`)."""
+    info = np.finfo(dtype)
     power = DISTANCE_POWER[metric]
-    n, d = X.shape
-    largest_x = _largest(X, *others)
+    n, d = shape
     log_x = math.log2(largest_x) if largest_x > 0 else -math.inf
     log_w = math.log2(_largest(weights)) if weights is not None else 0.0
     if log_x == -math.inf:  # all zero: nothing to scale
@@ -98,6 +102,23 @@ def scale_for(X, metric: str, weights=None, others=()) -> Scale:
     x_exponent = math.frexp(largest_x)[1]
     weight_exponent = math.frexp(_largest(weights))[1] if weights is not None else 0
     return Scale(x_exponent, weight_exponent, power)
+
+
+def unscaled_range(dtype, n: int, weights=None) -> tuple:
+    """The open interval of largest entries for which an n x n dissimilarity matrix needs no
+    scaling (scale_from_largest's conditions for metric="precomputed", solved for the largest
+    entry), so that the core can check it in the pass that validates the matrix."""
+    info = np.finfo(dtype)
+    log_w = math.log2(_largest(weights)) if weights is not None else 0.0
+    high = min(math.log2(info.max) - 4, 1020 - math.log2(n)) - log_w
+    low = math.log2(info.tiny) - math.log2(info.eps) - min(log_w, 0.0)
+    return _power_of_two(low), _power_of_two(high)
+
+
+def _power_of_two(exponent: float) -> float:
+    if exponent >= 1024:
+        return math.inf
+    return 0.0 if exponent < -1074 else 2.0**exponent
 
 
 def check_squared_range(X, estimator: str) -> None:

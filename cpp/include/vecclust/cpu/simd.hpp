@@ -4,6 +4,7 @@
 
 #include <cmath>    // std::fabs
 #include <cstddef>  // size_t
+#include <algorithm>  // std::max
 #include <cstdint>  // std::uint32_t, std::uintptr_t
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -44,52 +45,55 @@ inline std::uint32_t less_mask16(const double* a, const double* b) {
 
 // One entry x and its mirror y: finite, >= 0, and equal within rtol * max(x, y).
 template <class T>
-inline bool mirrored_pair_ok(T x, T y, T rtol, T largest, bool& nonzero) {
-    nonzero |= x != T(0) || y != T(0);
+inline bool mirrored_pair_ok(T x, T y, T rtol, T largest, T& largest_seen) {
+    largest_seen = std::max(largest_seen, std::max(x, y));
     return x >= T(0) && x <= largest && y >= T(0) && y <= largest && !(std::fabs(x - y) > rtol * (x > y ? x : y));
 }
 
 template <class T, size_t kWidth>
-inline bool mirrored_block_ok_scalar(const T* d, size_t n, size_t i, size_t j, T rtol, T largest, bool& nonzero) {
+inline bool mirrored_block_ok_scalar(const T* d, size_t n, size_t i, size_t j, T rtol, T largest, T& largest_seen) {
     bool ok = true;
     for (size_t r = 0; r < kWidth; ++r)
-        for (size_t c = 0; c < kWidth; ++c) ok &= mirrored_pair_ok(d[(i + r) * n + j + c], d[(j + c) * n + i + r], rtol, largest, nonzero);
+        for (size_t c = 0; c < kWidth; ++c) ok &= mirrored_pair_ok(d[(i + r) * n + j + c], d[(j + c) * n + i + r], rtol, largest, largest_seen);
     return ok;
 }
 
 // Checks the W x W block at (i, j) of a row-major n x n matrix against the mirrored block at
 // (j, i): every entry finite, >= 0, and equal to its mirror within rtol * max(a, b). Returns
-// false when any entry fails; `nonzero` is set when any entry of the block is not zero.
-inline bool mirrored_block_ok(const float* d, size_t n, size_t i, size_t j, float rtol, float largest, bool& nonzero) {
+// false when any entry fails; `largest_seen` grows to the largest entry of the block (meaningful
+// when the block passes: the caller needs it to choose the matrix's scale).
+inline bool mirrored_block_ok(const float* d, size_t n, size_t i, size_t j, float rtol, float largest, float& largest_seen) {
 #ifdef VECCLUST_SSE2
     __m128 a[4], b[4];
     for (size_t r = 0; r < 4; ++r) a[r] = _mm_loadu_ps(d + (i + r) * n + j), b[r] = _mm_loadu_ps(d + (j + r) * n + i);
     _MM_TRANSPOSE4_PS(b[0], b[1], b[2], b[3]);
     const __m128 zero = _mm_setzero_ps(), big = _mm_set1_ps(largest), tol = _mm_set1_ps(rtol);
     const __m128 sign = _mm_set1_ps(-0.0f);
-    __m128 ok = _mm_castsi128_ps(_mm_set1_epi32(-1)), any = zero;
+    __m128 ok = _mm_castsi128_ps(_mm_set1_epi32(-1)), seen = zero;
     for (int r = 0; r < 4; ++r) {
         const __m128 x = a[r], y = b[r];
         const __m128 diff = _mm_andnot_ps(sign, _mm_sub_ps(x, y));
         ok = _mm_and_ps(ok, _mm_and_ps(_mm_and_ps(_mm_cmpge_ps(x, zero), _mm_cmple_ps(x, big)),
                                        _mm_and_ps(_mm_cmpge_ps(y, zero), _mm_cmple_ps(y, big))));
         ok = _mm_and_ps(ok, _mm_cmple_ps(diff, _mm_mul_ps(tol, _mm_max_ps(x, y))));
-        any = _mm_or_ps(any, _mm_cmpneq_ps(x, zero));
+        seen = _mm_max_ps(seen, _mm_max_ps(x, y));
     }
-    nonzero |= _mm_movemask_ps(any) != 0;
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, seen);
+    largest_seen = std::max({largest_seen, lanes[0], lanes[1], lanes[2], lanes[3]});
     return _mm_movemask_ps(ok) == 0xF;
 #else
-    return mirrored_block_ok_scalar<float, 4>(d, n, i, j, rtol, largest, nonzero);
+    return mirrored_block_ok_scalar<float, 4>(d, n, i, j, rtol, largest, largest_seen);
 #endif
 }
 
-inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, double rtol, double largest, bool& nonzero) {
+inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, double rtol, double largest, double& largest_seen) {
 #ifdef VECCLUST_SSE2
     const __m128d a0 = _mm_loadu_pd(d + i * n + j), a1 = _mm_loadu_pd(d + (i + 1) * n + j);
     const __m128d b0 = _mm_loadu_pd(d + j * n + i), b1 = _mm_loadu_pd(d + (j + 1) * n + i);
     const __m128d t0 = _mm_unpacklo_pd(b0, b1), t1 = _mm_unpackhi_pd(b0, b1);  // rows of the mirror's transpose
     const __m128d zero = _mm_setzero_pd(), big = _mm_set1_pd(largest), tol = _mm_set1_pd(rtol), sign = _mm_set1_pd(-0.0);
-    __m128d ok = _mm_castsi128_pd(_mm_set1_epi32(-1)), any = zero;
+    __m128d ok = _mm_castsi128_pd(_mm_set1_epi32(-1)), seen = zero;
     const __m128d xs[2] = {a0, a1}, ys[2] = {t0, t1};
     for (int r = 0; r < 2; ++r) {
         const __m128d x = xs[r], y = ys[r];
@@ -97,12 +101,14 @@ inline bool mirrored_block_ok(const double* d, size_t n, size_t i, size_t j, dou
         ok = _mm_and_pd(ok, _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(x, zero), _mm_cmple_pd(x, big)),
                                        _mm_and_pd(_mm_cmpge_pd(y, zero), _mm_cmple_pd(y, big))));
         ok = _mm_and_pd(ok, _mm_cmple_pd(diff, _mm_mul_pd(tol, _mm_max_pd(x, y))));
-        any = _mm_or_pd(any, _mm_cmpneq_pd(x, zero));
+        seen = _mm_max_pd(seen, _mm_max_pd(x, y));
     }
-    nonzero |= _mm_movemask_pd(any) != 0;
+    alignas(16) double lanes[2];
+    _mm_store_pd(lanes, seen);
+    largest_seen = std::max({largest_seen, lanes[0], lanes[1]});
     return _mm_movemask_pd(ok) == 0x3;
 #else
-    return mirrored_block_ok_scalar<double, 2>(d, n, i, j, rtol, largest, nonzero);
+    return mirrored_block_ok_scalar<double, 2>(d, n, i, j, rtol, largest, largest_seen);
 #endif
 }
 

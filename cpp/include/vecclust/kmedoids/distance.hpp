@@ -275,8 +275,9 @@ void full_matrix(const FeatureSource<T>& source, T* out, ThreadPool& pool) {
 // symmetric up to a few ulps (matrices from BLAS-based distance code are often off by one
 // rounding). One tiled pass reads each entry once with a branch-free test; only a tile that
 // fails is scanned again to name the first bad entry.
+template <class T>
 struct MatrixCheck {
-    bool all_zero = true;
+    T largest = T(0);  // the largest entry (0: every entry is zero)
 };
 
 namespace detail {
@@ -304,7 +305,7 @@ std::string describe_matrix_problem(const T* data, index_t n, index_t i0, index_
 }  // namespace detail
 
 template <class T>
-MatrixCheck check_dissimilarity_matrix(const T* data, index_t n, ThreadPool& pool) {
+MatrixCheck<T> check_dissimilarity_matrix(const T* data, index_t n, ThreadPool& pool) {
     constexpr index_t kTile = 64;  // a multiple of every SIMD block width
     constexpr auto kWidth = static_cast<index_t>(simd::mirrored_block_width<T>());
     const T rtol = sizeof(T) == 4 ? T(1e-5) : T(1e-9);
@@ -313,7 +314,7 @@ MatrixCheck check_dissimilarity_matrix(const T* data, index_t n, ThreadPool& poo
     const index_t n_blocked = n - n % kWidth;  // the rest is checked entry by entry
     struct TileResult {
         std::string problem;
-        bool nonzero = false;
+        T largest_seen = T(0);
     };
     std::vector<TileResult> results(static_cast<size_t>(n_tiles));
     pool.run(n_tiles, [&](index_t ti, int) {
@@ -326,20 +327,20 @@ MatrixCheck check_dissimilarity_matrix(const T* data, index_t n, ThreadPool& poo
             bool ok = true;
             for (index_t i = i0; i < std::min(i1, n_blocked); i += kWidth)
                 for (index_t j = j0; j < std::min(j1, n_blocked); j += kWidth)
-                    ok &= simd::mirrored_block_ok(data, static_cast<size_t>(n), static_cast<size_t>(i), static_cast<size_t>(j), rtol, largest, result.nonzero);
+                    ok &= simd::mirrored_block_ok(data, static_cast<size_t>(n), static_cast<size_t>(i), static_cast<size_t>(j), rtol, largest, result.largest_seen);
             if (ok && (i1 > n_blocked || j1 > n_blocked)) {  // the ragged edge, entry by entry
                 for (index_t i = i0; i < i1; ++i)
                     for (index_t j = (i < n_blocked ? std::max(j0, n_blocked) : j0); j < j1; ++j)
                         ok &= simd::mirrored_pair_ok(data[static_cast<size_t>(i) * n + j], data[static_cast<size_t>(j) * n + i],
-                                                     rtol, largest, result.nonzero);
+                                                     rtol, largest, result.largest_seen);
             }
             if (!ok) result.problem = detail::describe_matrix_problem(data, n, i0, i1, j0, j1, rtol);
         }
     });
-    MatrixCheck check;
+    MatrixCheck<T> check;
     for (const auto& result : results) {
         if (!result.problem.empty()) throw std::invalid_argument(result.problem);
-        if (result.nonzero) check.all_zero = false;
+        check.largest = std::max(check.largest, result.largest_seen);
     }
     return check;
 }
