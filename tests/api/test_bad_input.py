@@ -1,6 +1,8 @@
 """Invalid input must raise ValueError or TypeError with a message that says what is wrong,
 never crash or return garbage."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -649,3 +651,26 @@ def test_sampler_predict_errors(cls, X, D):
         fitted.predict(X[:, :2])
     with pytest.raises(ValueError, match="features"):
         cls(2, metric="precomputed").fit(D).predict(D[:, :10])
+
+
+def _integer_parameters(estimator):
+    from vecclust._utils.validation import Integer
+    return [name for name, rule in estimator._parameter_constraints.items() if isinstance(rule, Integer)]
+
+
+@pytest.mark.parametrize("estimator, args", [(vecclust.KMedoids, {"n_clusters": 2}), (vecclust.CLARA, {"n_clusters": 2}),
+                                             (vecclust.CLARANS, {"n_clusters": 2}), (vecclust.KMeans, {"n_clusters": 2}),
+                                             (vecclust.GaussianMixture, {"n_components": 2}), (vecclust.PPP, {})],
+                         ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("value", [2**63, 2**64])
+def test_integers_beyond_the_cpp_types_name_the_limit(estimator, args, value):
+    # They used to pass the Python checks and reach pybind11's "incompatible function arguments"
+    # TypeError (which, in the CLI, printed the whole data array).
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    names = _integer_parameters(estimator) + ["n_threads"]
+    assert len(names) >= 2
+    for name in names:
+        try:  # a value above n where n is the natural cap (CLARA's n_sampling) is fine
+            estimator(**{**args, name: value}).fit(X)
+        except ValueError as error:
+            assert name in str(error) and re.search(r"must be <= \d+|at most \d+", str(error)), str(error)
