@@ -19,8 +19,8 @@ from index_baselines import (
     METHODS, PerTenantHNSW, PerTenantIVF, SharedHNSW, SharedIVF, SharedIVFBatch, SharedIVFBitmap, Vecclust, hnsw_bytes,
 )
 from index_report import (
-    TARGET_RECALL, bar_check, bar_line, cheapest_at_target, load_in_insert_order, markdown, run_all, run_queries,
-    time_updates,
+    TARGET_RECALL, bar_check, bar_line, bars_apply, cheapest_at_target, load_in_insert_order, markdown, run_all,
+    run_queries, time_updates,
 )
 from index_workload import WorkloadParams, filtered_ground_truth, make_workload, recall_at_k
 
@@ -311,6 +311,15 @@ def test_bar_check():
     assert line.startswith(f"BAR CHECK at recall@10 >= {TARGET_RECALL} (vecclust at x=2): FAIL")
     assert "per-tenant-ivf / vecclust mean latency 0.90x (need >= 1) FAIL" in line
     assert "shared-ivf-bitmap / vecclust mean latency 25.00x (reported, no bar)" in line
+    # Below the full size only the ratios are reported: no bar, no pass or FAIL.
+    small = bar_check(report, applies=False)
+    assert small["all_pass"] is None and all(c["bar"] is None and c["pass"] is None for c in small["checks"].values())
+    assert small["checks"]["latency_vs_per-tenant-ivf"]["ratio"] == pytest.approx(0.9)
+    line = bar_line({"bars": small})
+    assert line.startswith("RATIOS") and "no bar check" in line
+    assert "per-tenant-ivf / vecclust mean latency 0.90x" in line
+    assert "FAIL" not in line and "need" not in line and "ok" not in line.split(":", 1)[1]
+    assert not bars_apply(WorkloadParams.quick()) and bars_apply(WorkloadParams())
     methods["vecclust"] = {"skipped": "not built"}
     assert bar_check(report) == {"evaluated": False, "reason": "not built"}
 
@@ -331,7 +340,8 @@ def test_index_benchmark_quick(benchmark):
     report = benchmark.pedantic(run_all, args=(WorkloadParams.quick(),), kwargs={"quick": True, "log": lambda m: None},
                                 rounds=1, iterations=1)
     text = markdown(report)
-    assert "BAR CHECK" in text
+    assert "FAIL" not in bar_line(report)  # the bars are for the full size only
+    assert "no bar check" in text or not report["bars"]["evaluated"]
     for name in METHODS:
         result = report["methods"][name]
         if name == "vecclust" and "skipped" in result:

@@ -2,7 +2,7 @@
 
     python bench/ppp/ppp_quality.py                      # full run, about 9 minutes on 2 cores
     BENCH_QUICK=1 python bench/ppp/ppp_quality.py        # a subset, about 1 minute
-    python bench/ppp/ppp_quality.py --json ppp_quality.json --runs 5 --threads 1
+    python bench/ppp/ppp_quality.py --runs 5 --threads 1 --json FILE  # default: bench/results/ppp_quality.json
 
 Methods: bench/ppp/ppp_rivals.py (PPP and PPP-ICL only when vecclust has PPP). Data sets:
 bench/ppp/ppp_datasets.py. Every method runs R times on every set; run r uses random_state=r and
@@ -40,6 +40,7 @@ from ppp_datasets import BLOB_GROUPS, GROUPS, NULL, SHAPES, WELL_SEPARATED  # no
 from ppp_rivals import METHODS, METHODS_BY_NAME, RIVALS_CHOOSING_K  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # ignored by git
 
 # PPP's acceptance bars
 BAR_NULL_ONE_CLUSTER = 0.95  # share of null sets with k_hat = 1
@@ -269,7 +270,8 @@ def report(results, sets, methods, meta, details_for_blobs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", default="ppp_quality.json", help="where to write the results (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "ppp_quality.json",
+                        help="where to write the results (default: bench/results/ppp_quality.json, ignored by git)")
     parser.add_argument("--runs", type=int, default=None, help="runs per method and set (default: 5, quick: 3)")
     parser.add_argument("--gmm-runs", type=int, default=2, help="runs of the slow GMM-BIC sweep (default: 2)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads and PPP n_threads (default: 1)")
@@ -311,7 +313,8 @@ def main(argv=None):
     payload = dict(meta=meta, bars=[dict(bar=t, measured=m, met=ok) for t, m, ok in bar_checks(results, sets)],
                    sets=[dict(name=s.name, group=s.group, k=s.n_clusters, n=len(s.X), d=s.X.shape[1], params=s.params,
                               oracle_ari=s.oracle_ari, results=results[s.name]) for s in sets])
-    Path(args.json).write_text(json.dumps(payload, indent=1))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=1))
     print(f"\nresults written to {args.json}", file=sys.stderr)
     return 0
 

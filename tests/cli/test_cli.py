@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from strategies import separated_blobs
-from vecclust import KMedoids
+from vecclust import GaussianMixture, KMedoids
 from vecclust._cli import DEMO_SECTIONS, main
-from vecclust._cli.cluster import METHODS
+from vecclust._cli.options import METHODS
 from vecclust._kmedoids.choices import METHODS as KMEDOIDS_METHODS
 
 
@@ -32,15 +32,45 @@ def test_cluster_keeps_float32_npy(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), KMedoids(4, random_state=0).fit(X).labels_)
 
 
+@pytest.mark.parametrize("header", ["", "x y z\n", "# a comment\n"])
+@pytest.mark.parametrize("separator", [" ", "\t", ",", ", "])
+def test_text_files_with_and_without_a_header(tmp_path, capsys, header, separator):
+    # An all-numeric first line is data, whatever the separator.
+    X, _ = separated_blobs(10, seed=4)
+    rows = "".join(separator.join(repr(float(v)) for v in row) + "\n" for row in X)
+    path = tmp_path / "X.txt"
+    path.write_text(header.replace(" ", separator.strip() or separator) + rows)
+    out = tmp_path / "l.npy"
+    assert main(["cluster", str(path), "-k", "4", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"n={len(X)} ")
+    np.testing.assert_array_equal(np.load(out), KMedoids(4, random_state=0).fit(X).labels_)
+
+
 @pytest.mark.parametrize("content, message", [
-    ("1 2\n3 4\n", "cannot parse as comma-separated numbers"),
     ("a,b\n", "contains no data after the header line"),
     ("", "contains no data"),
+    ("# only a comment\n", "contains no data"),
+    # Lines and fields are both counted from 1, as in an editor.
+    ("1,2,3\n4,5,x\n", "line 2, field 3: 'x' is not a number"),
+    ("a,b,c\n1,2,3\n4,5,6\n7,,9\n", "line 4, field 2: '' is not a number"),
+    ("1 2 3\n4 5\n", "line 2 has 2 fields, but line 1 has 3"),
+    ("h\n1,2\n3,4,5\n", "line 3 has 3 fields, but line 2 has 2"),
 ])
 def test_cluster_bad_text_files(tmp_path, capsys, content, message):
-    (tmp_path / "X.txt").write_text(content)
-    assert main(["cluster", str(tmp_path / "X.txt"), "-k", "2", "--out", str(tmp_path / "l.npy")]) == 2
+    (tmp_path / "X.csv").write_text(content)
+    assert main(["cluster", str(tmp_path / "X.csv"), "-k", "2", "--out", str(tmp_path / "l.npy")]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv", ".txt", ".NPY"])
+def test_label_format_follows_the_extension(tmp_path, capsys, suffix):
+    X, _ = separated_blobs(10, seed=5)
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / f"labels{suffix}"
+    assert main(["cluster", str(tmp_path / "X.npy"), "-k", "4", "--out", str(out)]) == 0
+    expected = KMedoids(4, random_state=0).fit(X).labels_
+    labels = np.load(out) if suffix.lower() == ".npy" else np.loadtxt(out, dtype=np.int64)
+    np.testing.assert_array_equal(labels, expected)
 
 
 def test_help_names_every_method_and_demo_section(capsys, monkeypatch):
@@ -54,3 +84,22 @@ def test_help_names_every_method_and_demo_section(capsys, monkeypatch):
         main(["demo", "--help"])
     demo_help = capsys.readouterr().out
     assert all(section.about in demo_help for section in DEMO_SECTIONS)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    main_help = capsys.readouterr().out
+    assert all(method in main_help.lower() for method in METHODS if method not in ("kmeans", "gmm"))
+    assert all(name in main_help for name in ("k-means", "Gaussian mixture", "PPP", "multi-tenant vector index"))
+    # Every option says which methods it applies to.
+    for flag in ("--n-sampling", "--n-local", "--max-fit-samples", "--covariance-type"):
+        assert flag in cluster_help
+
+
+def test_cluster_gmm(tmp_path, capsys):
+    X, y = separated_blobs(30, seed=6)
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "labels.npy"
+    assert main(["cluster", str(tmp_path / "X.npy"), "-k", "4", "--method", "gmm", "--covariance-type", "diag",
+                 "--seed", "1", "--out", str(out)]) == 0
+    expected = GaussianMixture(4, covariance_type="diag", random_state=1).fit(X)
+    np.testing.assert_array_equal(np.load(out), expected.predict(X))
+    assert f"lower bound={expected.lower_bound_:.6g}" in capsys.readouterr().out

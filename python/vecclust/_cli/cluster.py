@@ -7,17 +7,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import CLARA, CLARANS, PPP, KMeans, KMedoids
-from .._kmedoids.choices import METHODS as KMEDOIDS_METHODS
+from .. import CLARA, CLARANS, PPP, GaussianMixture, KMeans, KMedoids
 from .common import CLIError, warnings_reported
-from .files import load_matrix, save_labels
+from .files import check_out, load_matrix, save_labels
+from .options import EUCLIDEAN_ONLY, WITH_K, apply_method_options
 
 
 def make_kmeans(args, X, metric):
     init = args.init if isinstance(args.init, str) else X[np.asarray(args.init)]  # indices: those rows
-    return KMeans(args.k, init=init, n_init="auto" if args.n_init is None else args.n_init,
-                  max_iter=args.max_iter, max_fit_samples=args.max_fit_samples, verbose=int(args.verbose),
-                  random_state=args.seed, n_threads=args.n_threads)
+    return KMeans(args.k, init=init, n_init=args.n_init, max_iter=args.max_iter,
+                  max_fit_samples=args.max_fit_samples, verbose=int(args.verbose), random_state=args.seed,
+                  n_threads=args.n_threads)
+
+
+def make_gmm(args, X, metric):
+    return GaussianMixture(args.k, covariance_type=args.covariance_type, init_params=args.init, n_init=args.n_init,
+                           max_iter=args.max_iter, verbose=int(args.verbose), random_state=args.seed,
+                           n_threads=args.n_threads)
 
 
 def make_clara(args, X, metric):
@@ -35,19 +41,17 @@ def make_ppp(args, X, metric):
 
 
 def make_kmedoids(args, X, metric):
-    return KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter,
-                    n_init=1 if args.n_init is None else args.n_init, **common_options(args, metric))
+    return KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter, n_init=args.n_init,
+                    **common_options(args, metric))
 
 
 def common_options(args, metric) -> dict:
     return dict(metric=metric, random_state=args.seed, n_threads=args.n_threads)
 
 
-# --method: each k-medoids method of KMedoids, then the other estimators.
-OTHER_METHODS = {"clara": make_clara, "clarans": make_clarans, "kmeans": make_kmeans, "ppp": make_ppp}
-METHODS = (*KMEDOIDS_METHODS, *OTHER_METHODS)
-EUCLIDEAN_ONLY = ("kmeans", "ppp")
-NO_MEDOID_INDICES = ("clara", "clarans")  # they fit on samples, so given medoid indices would not apply
+# --method: the estimators other than KMedoids (which takes the k-medoids methods).
+OTHER_METHODS = {"clara": make_clara, "clarans": make_clarans, "kmeans": make_kmeans, "gmm": make_gmm,
+                 "ppp": make_ppp}
 
 
 def resolve_metric(args) -> str:
@@ -60,17 +64,10 @@ def resolve_metric(args) -> str:
     metric = metric or "euclidean"
     if args.method in EUCLIDEAN_ONLY and metric != "euclidean":
         raise CLIError(f"--method {args.method} works with the euclidean metric only, not {metric}")
-    if (args.k is None) != (args.method == "ppp"):
+    if (args.k is not None) != (args.method in WITH_K):
         raise CLIError("--method ppp finds the number of clusters itself: do not give -k"
                        if args.method == "ppp" else f"-k is required for --method {args.method}")
     return metric
-
-
-def check_out(out: Path) -> None:
-    if out.is_dir():
-        raise CLIError(f"--out {out} is a directory")
-    if not out.parent.is_dir():
-        raise CLIError(f"--out {out}: directory {out.parent} does not exist")
 
 
 def check_data(X: np.ndarray, path: Path, metric: str) -> None:
@@ -85,7 +82,7 @@ def check_data(X: np.ndarray, path: Path, metric: str) -> None:
         row, col = np.argwhere(bad)[0]
         count = int(bad.sum())
         raise CLIError(f"{path}: contains NaN or infinity ({count} entr{'ies' if count > 1 else 'y'}; first at "
-                       f"row {row}, column {col})")
+                       f"row {row}, column {col}, counted from 0)")
 
 
 def print_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: Path) -> None:
@@ -94,6 +91,10 @@ def print_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: 
     if args.method == "ppp":
         print(f"n={n} clusters found={model.n_clusters_} splits={len(model.splits_)} merges={len(model.merges_)} "
               f"time={elapsed:.3f}s (ppp, {X.shape[1]} features, {X.dtype}) -> {out}")
+    elif args.method == "gmm":
+        print(f"n={n} k={args.k} bic={model.bic(X):.6g} lower bound={model.lower_bound_:.6g} "
+              f"iterations={model.n_iter_} converged={model.converged_} time={elapsed:.3f}s "
+              f"(gmm, {args.covariance_type} covariances, init {init}, {X.shape[1]} features, {X.dtype}) -> {out}")
     elif args.method == "kmeans":
         print(f"n={n} k={args.k} inertia={model.inertia_:.6g} iterations={model.n_iter_} time={elapsed:.3f}s "
               f"(kmeans, init {init}, {X.shape[1]} features, {X.dtype}) -> {out}")
@@ -106,21 +107,19 @@ def print_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: 
 
 def cmd_cluster(args) -> int:
     metric = resolve_metric(args)
+    apply_method_options(args)
     out = Path(args.out)
     check_out(out)
     path = Path(args.file)
     X = load_matrix(path)
     check_data(X, path, metric)
 
-    if args.init is None:
-        args.init = "k-means++" if args.method == "kmeans" else "random"
-    if args.method in NO_MEDOID_INDICES and not isinstance(args.init, str):
-        raise CLIError(f"--init with medoid indices is not available for {args.method}")
     model = OTHER_METHODS.get(args.method, make_kmedoids)(args, X, metric)
     with warnings_reported():
         start = time.perf_counter()
         model.fit(X)
         elapsed = time.perf_counter() - start
-    save_labels(model.labels_, out)
+        labels = model.predict(X) if args.method == "gmm" else model.labels_  # a mixture keeps no labels_
+    save_labels(labels, out)
     print_summary(model, args, X, metric, elapsed, out)
     return 0

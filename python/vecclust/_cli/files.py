@@ -13,7 +13,7 @@ TEXT_SUFFIXES = (".csv", ".txt")
 
 
 def load_matrix(path: Path) -> np.ndarray:
-    """A 2-d float array from .npy (float32 stays float32) or comma-separated text."""
+    """A 2-d float array from .npy (float32 stays float32) or text (comma- or whitespace-separated)."""
     if not path.exists():
         raise CLIError(f"{path}: no such file")
     if path.is_dir():
@@ -24,7 +24,7 @@ def load_matrix(path: Path) -> np.ndarray:
     elif suffix in TEXT_SUFFIXES:
         data = load_text(path)
     else:
-        raise CLIError(f"{path}: unsupported file type {path.suffix!r}; use .npy or .csv")
+        raise CLIError(f"{path}: unsupported file type {path.suffix!r}; use .npy, .csv or .txt")
 
     data = as_float(data, path)
     if data.ndim != 2:
@@ -55,40 +55,84 @@ def as_float(data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def load_text(path: Path) -> np.ndarray:
-    """Comma-separated numbers; a first line that does not parse as numbers is a header."""
+    """Numbers separated by commas or by whitespace (told by the first data line); a first line
+    that does not parse as numbers is a header. Lines starting with # are comments."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
             lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise CLIError(f"{path}: cannot read: {exc}") from None
-    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
-    if first is None:
+    content = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    if not content:
         raise CLIError(f"{path}: contains no data")
-    skip = 0
-    try:
-        [float(field) for field in lines[first].split(",")]
-    except ValueError:
-        skip = first + 1  # a header line
-    body = lines[skip:]
+    header = not numbers_only(lines[content[0]], delimiter_of(lines[content[0]]))
+    data_lines = content[1:] if header else content
+    if not data_lines:
+        raise CLIError(f"{path}: contains no data after the header line")
+    delimiter = delimiter_of(lines[data_lines[0]])
+    body = [lines[i] for i in data_lines]
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data" is reported below
-            data = np.loadtxt(body, delimiter=",", ndmin=2, dtype=np.float64)
+            warnings.simplefilter("ignore")
+            return np.loadtxt(body, delimiter=delimiter, ndmin=2, dtype=np.float64)
     except ValueError as exc:
-        raise CLIError(f"{path}: cannot parse as comma-separated numbers: {exc}") from None
-    if data.size == 0:
-        raise CLIError(f"{path}: contains no data" + (" after the header line" if skip else ""))
-    return data
+        raise CLIError(f"{path}: {first_bad_field(lines, data_lines, delimiter) or exc}") from None
+
+
+def delimiter_of(line: str) -> str | None:
+    """"," for comma-separated values, None (any whitespace) otherwise."""
+    return "," if "," in line else None
+
+
+def numbers_only(line: str, delimiter: str | None) -> bool:
+    try:
+        [float(field) for field in line.split(delimiter)]
+    except ValueError:
+        return False
+    return True
+
+
+def first_bad_field(lines: list[str], data_lines: list[int], delimiter: str | None) -> str | None:
+    """Where the text stops being a table of numbers, as file line and field, both counted from 1."""
+    kind = "comma-separated" if delimiter else "whitespace-separated"
+    width = len(lines[data_lines[0]].split(delimiter))
+    for i in data_lines:
+        fields = lines[i].split(delimiter)
+        for column, field in enumerate(fields, 1):
+            try:
+                float(field)
+            except ValueError:
+                return f"line {i + 1}, field {column}: {field.strip()!r} is not a number ({kind} values expected)"
+        if len(fields) != width:
+            return (f"line {i + 1} has {len(fields)} fields, but line {data_lines[0] + 1} has {width} "
+                    f"({kind} values)")
+    return None
+
+
+# --out: the label file formats, by extension.
+NPY_SUFFIX = ".npy"
+OUT_SUFFIXES = (NPY_SUFFIX, *TEXT_SUFFIXES)
+
+
+def check_out(out: Path) -> None:
+    """--out must name a file of a known format in an existing directory; checked before any work."""
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a directory")
+    if out.suffix.lower() not in OUT_SUFFIXES:
+        what = f"unknown extension {out.suffix!r}" if out.suffix else "no extension"
+        raise CLIError(f"--out {out}: {what}; use {', '.join(OUT_SUFFIXES)} (text: one label per line)")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out {out}: directory {out.parent} does not exist")
 
 
 def save_labels(labels: np.ndarray, out: Path) -> None:
-    """int64 labels: one per line if `out` ends in .csv or .txt, else .npy under exactly that name."""
+    """int64 labels: .npy, or text (one per line) for .csv and .txt."""
     labels = np.asarray(labels, dtype=np.int64)
     try:
         if out.suffix.lower() in TEXT_SUFFIXES:
             np.savetxt(out, labels, fmt="%d")
         else:
-            with open(out, "wb") as handle:  # np.save would append .npy to the name
+            with open(out, "wb") as handle:  # np.save would append .npy to a different name
                 np.save(handle, labels)
     except OSError as exc:
         raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None

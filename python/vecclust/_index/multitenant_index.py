@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numbers
 import os
+from typing import Any, Literal, Self
 
 import numpy as np
 
 from .. import _core
+from .._utils.hints import ArrayLike, IntArray, NDArray, NThreads, Seed
 from .._utils.validation import INT64_MAX, Integer, Options, Real, effective_n_threads, seed_from, validate_params
 
 # A failed file operation (OSError); a corrupt or crafted index file raises its subclass
@@ -129,8 +131,9 @@ class MultiTenantIndex:
         "budget": Integer(1, INT64_MAX, none_ok=True),
     }
 
-    def __init__(self, dim, *, metric="l2", branching_factor=32, split_threshold=256, bloom_fpr=0.01,
-                 random_state=None, n_threads=None):
+    def __init__(self, dim: int, *, metric: Literal["l2", "ip", "cosine"] = "l2", branching_factor: int = 32,
+                 split_threshold: int = 256, bloom_fpr: float = 0.01, random_state: Seed = None,
+                 n_threads: NThreads = None) -> None:
         self._params = dict(dim=dim, metric=metric, branching_factor=branching_factor, split_threshold=split_threshold,
                             bloom_fpr=bloom_fpr, random_state=random_state, n_threads=n_threads)
         params = validate_params(self)
@@ -141,7 +144,7 @@ class MultiTenantIndex:
             dim=params["dim"], metric=params["metric"], branching_factor=params["branching_factor"],
             split_threshold=params["split_threshold"], bloom_fpr=params["bloom_fpr"], seed=seed_from(random_state))
 
-    def get_params(self, deep=False) -> dict:
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
         """The constructor's parameters (while it checks them) or the index's options."""
         if "_params" in self.__dict__:
             return dict(self._params)
@@ -190,7 +193,7 @@ class MultiTenantIndex:
             raise ValueError(f"{name} has {X.shape[1]} columns, but the index has dim={self.dim}")
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def train(self, X):
+    def train(self, X: ArrayLike) -> Self:
         """Builds the clustering tree from X (n, dim) by hierarchical k-means.
 
         Only possible while the index holds no vectors. Returns self.
@@ -201,7 +204,7 @@ class MultiTenantIndex:
         self._core.train(X, n_threads=self._n_threads)
         return self
 
-    def add(self, X, ids, tenant):
+    def add(self, X: ArrayLike, ids: ArrayLike, tenant: int) -> None:
         """Adds the rows of X (n, dim) with the given external ids (>= 0), owned by `tenant`.
 
         Raises ValueError, and adds nothing, if an id is negative, repeated or already in the
@@ -215,14 +218,14 @@ class MultiTenantIndex:
             raise ValueError(f"got {X.shape[0]} vectors but {ids.shape[0]} ids")
         self._core.add(X, ids, tenant=_tenant_id(tenant), n_threads=self._n_threads)
 
-    def grant(self, ids, tenant):
+    def grant(self, ids: ArrayLike, tenant: int) -> None:
         """Lets `tenant` see the vectors with these ids (idempotent).
 
         Raises KeyError, and grants nothing, if an id is not in the index.
         """
         self._core.grant(_id_array(ids), tenant=_tenant_id(tenant))
 
-    def revoke(self, ids, tenant):
+    def revoke(self, ids: ArrayLike, tenant: int) -> None:
         """Stops `tenant` from seeing these vectors (idempotent for pairs never granted).
 
         Raises KeyError for an unknown id and ValueError if `tenant` owns one of the vectors
@@ -230,12 +233,12 @@ class MultiTenantIndex:
         """
         self._core.revoke(_id_array(ids), tenant=_tenant_id(tenant))
 
-    def remove(self, ids):
+    def remove(self, ids: ArrayLike) -> None:
         """Deletes these vectors for every tenant. Raises KeyError (deleting nothing) for an
         unknown id."""
         self._core.remove(_id_array(ids))
 
-    def remove_tenant(self, tenant) -> int:
+    def remove_tenant(self, tenant: int) -> int:
         """Revokes all access of `tenant` and deletes the vectors no other tenant can see.
 
         A vector it owned that other tenants still see passes to the one with the smallest
@@ -245,7 +248,8 @@ class MultiTenantIndex:
 
     # ------------------------------------------------------------------------------- search
 
-    def search(self, Q, tenant, k=10, *, budget=None):
+    def search(self, Q: ArrayLike, tenant: int | ArrayLike, k: int = 10, *,
+               budget: int | None = None) -> tuple[NDArray[np.float32], IntArray]:
         """The k nearest vectors that `tenant` may see, for each query.
 
         Parameters
@@ -295,15 +299,15 @@ class MultiTenantIndex:
                 f"split_threshold={self.split_threshold}, bloom_fpr={self.bloom_fpr}) with {len(self)} vectors, "
                 f"{len(self.tenants())} tenants")
 
-    def tenants(self) -> np.ndarray:
+    def tenants(self) -> IntArray:
         """The ids of the tenants that can see at least one vector, ascending (int64)."""
         return self._core.tenants()
 
-    def tenant_size(self, tenant) -> int:
+    def tenant_size(self, tenant: int) -> int:
         """The number of vectors `tenant` can see (0 for an unknown tenant)."""
         return self._core.tenant_size(tenant=_tenant_id(tenant))
 
-    def memory_usage(self) -> dict:
+    def memory_usage(self) -> dict[str, int]:
         """Bytes held by the index: vectors, tree (nodes and centroids), filters (Bloom),
         shortlists, access_lists (per-vector tenants and owners, tenant table), ids (external
         id map) and their total."""
@@ -327,7 +331,7 @@ class MultiTenantIndex:
 
     # -------------------------------------------------------------------------- persistence
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the index to `path` atomically: a crash leaves the old file or the new one.
 
         As `open(path, "wb")` would: a new file gets the mode the umask allows, a replaced file
@@ -341,7 +345,7 @@ class MultiTenantIndex:
         self._core.save(path=path)
 
     @classmethod
-    def load(cls, path, *, n_threads=None) -> MultiTenantIndex:
+    def load(cls, path: str | os.PathLike[str], *, n_threads: NThreads = None) -> MultiTenantIndex:
         """Reads an index written by `save`.
 
         The file is treated as untrusted input: every field is checked against the others

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Literal, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
@@ -14,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _core
 from .._utils.numerics import scaled_tol
 from .._utils.scaling import scale_for
+from .._utils.hints import ArrayLike, FloatArray, IntArray, NThreads, Seed
 from .._utils.validation import (Boolean, Integer, Options, Real, check_choice, check_int, check_weights,
                                  effective_n_threads, native_byte_order, seed_from, validate_params)
 
@@ -96,8 +98,10 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         "n_threads": None,
     }
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4, verbose=0,
-                 random_state=None, algorithm="hamerly", max_fit_samples=None, n_threads=None):
+    def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++", n_init: int | Literal["auto"] = "auto",
+                 max_iter: int = 300, tol: float = 1e-4, verbose: int = 0, random_state: Seed = None,
+                 algorithm: Literal["lloyd", "hamerly", "elkan"] = "hamerly", max_fit_samples: int | None = None,
+                 n_threads: NThreads = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -116,7 +120,7 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None) -> Self:
         """Compute k-means clustering.
 
         Parameters
@@ -237,20 +241,20 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         return X, centers
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> IntArray:
         """Index of the nearest centre of each sample (the first on ties)."""
         X, centers = self._check_test_data(X)
         scale = scale_for(X, "sqeuclidean", others=(centers,))
         return _core.nearest_centers(scale.data(X), scale.data(centers), n_threads=effective_n_threads(self.n_threads))["labels"]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> FloatArray:
         """Euclidean distances from each sample to each centre, shape (n_samples, n_clusters)."""
         X, centers = self._check_test_data(X)
         scale = scale_for(X, "euclidean", others=(centers,))
         return scale.distances(_core.pairwise_distances(scale.data(X), scale.data(centers), metric="euclidean",
                                                         n_threads=effective_n_threads(self.n_threads)))
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the (weighted) sum of squared distances of X to the nearest centres."""
         X, centers = self._check_test_data(X)
         weights = check_weights(sample_weight, X.shape[0], X.dtype)

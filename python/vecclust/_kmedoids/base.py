@@ -4,6 +4,7 @@ attributes, predict and transform."""
 from __future__ import annotations
 
 import warnings
+from typing import Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
 from .._utils.scaling import scale_for
+from .._utils.hints import ArrayLike, FloatArray, IntArray
 from .._utils.validation import check_weights, effective_n_threads, native_byte_order, validate_params
 from .checks import METRIC, N_CLUSTERS
 
@@ -30,7 +32,7 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None) -> Self:
         """Cluster X (features, or a dissimilarity matrix if metric="precomputed").
 
         Parameters
@@ -77,7 +79,7 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _n_threads(self):
         return effective_n_threads(self.n_threads)
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> FloatArray:
         """Dissimilarities from each sample to each medoid, shape (n_samples, n_clusters)."""
         check_is_fitted(self)
         if self.metric == "precomputed":
@@ -90,6 +92,6 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return scale.distances(_core.pairwise_distances(scale.data(X), np.ascontiguousarray(centers),
                                                         metric=self.metric, n_threads=self._n_threads()))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> IntArray:
         """Cluster (0..n_clusters-1) of each sample: its nearest medoid."""
         return np.argmin(self.transform(X), axis=1)

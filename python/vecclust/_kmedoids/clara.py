@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
+from .._utils.hints import NThreads, Seed
 from .._utils.validation import INT32_MAX, Boolean, Integer, seed_from
 from .base import MedoidClusterer
 from .checks import INIT, MAX_ITER, METHOD
@@ -77,9 +78,10 @@ class CLARA(MedoidClusterer):
         "max_iter": MAX_ITER, "refine": Boolean(), "verbose": None,
     }
 
-    def __init__(self, n_clusters=8, *, metric="euclidean", n_sampling=None, n_sampling_iter=5, method="fasterpam",
-                 init="random", keep_medoids=True, max_iter=300, refine=True, random_state=None, n_threads=None,
-                 verbose=False):
+    def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", n_sampling: int | None = None,
+                 n_sampling_iter: int = 5, method: str = "fasterpam", init: str = "random", keep_medoids: bool = True,
+                 max_iter: int = 300, refine: bool = True, random_state: Seed = None, n_threads: NThreads = None,
+                 verbose: bool = False) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.n_sampling = n_sampling

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from .. import _core
+from .._utils.hints import NThreads, Seed
 from .._utils.validation import INT32_MAX, Integer, seed_from
 from .base import MedoidClusterer
 
@@ -72,8 +73,9 @@ class CLARANS(MedoidClusterer):
         "n_local": Integer(1, INT32_MAX), "max_neighbor": _max_neighbor, "verbose": None,
     }
 
-    def __init__(self, n_clusters=8, *, metric="euclidean", n_local=2, max_neighbor=0.025, random_state=None,
-                 n_threads=None, verbose=False):
+    def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", n_local: int = 2,
+                 max_neighbor: float = 0.025, random_state: Seed = None, n_threads: NThreads = None,
+                 verbose: bool = False) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.n_local = n_local

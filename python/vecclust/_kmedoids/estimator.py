@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from typing import Literal
 
 from .. import _core
+from .._utils.hints import ArrayLike, NThreads, Seed
 from .._utils.validation import physical_memory_bytes, seed_from
 from .base import MedoidClusterer
 from .checks import INIT, MAX_ITER, METHOD, N_INIT, check_medoids
@@ -76,8 +78,10 @@ class KMedoids(MedoidClusterer):
         "method": METHOD, "init": _init, "max_iter": MAX_ITER, "n_init": N_INIT, "precompute": _precompute,
     }
 
-    def __init__(self, n_clusters=8, *, metric="euclidean", method="fasterpam", init="random", max_iter=300,
-                 n_init=1, precompute="auto", random_state=None, n_threads=None):
+    def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", method: str = "fasterpam",
+                 init: str | ArrayLike = "random", max_iter: int = 300, n_init: int = 1,
+                 precompute: bool | Literal["auto"] = "auto", random_state: Seed = None,
+                 n_threads: NThreads = None) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.method = method

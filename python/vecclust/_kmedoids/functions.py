@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core
+from .._utils.hints import ArrayLike, KMedoidsInit, Medoids, NThreads, Seed
 from .._utils.scaling import Scale, scale_from_largest, unscaled_range
 from .._utils.validation import check_weights, seed_from
 from .checks import FUNCTION_MAX_ITER, INIT, check_dissimilarity, check_medoids, n_threads_from
@@ -71,7 +72,9 @@ def run_on_matrix(diss, medoids, *, method, max_iter, init, random_state, sample
                           n_swap=raw["n_swaps"], converged=raw["converged"])
 
 
-def fasterpam(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+def fasterpam(diss: ArrayLike, medoids: Medoids, *, max_iter: int = 100, init: KMedoidsInit = "random",
+              random_state: Seed = None, sample_weight: ArrayLike | None = None,
+              n_threads: NThreads = None) -> KMedoidsResult:
     """FasterPAM k-medoids (eager swaps, O(n^2) per pass) on a dissimilarity matrix.
 
     Parameters
@@ -104,7 +107,9 @@ def fasterpam(diss, medoids, *, max_iter=100, init="random", random_state=None, 
                          random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
 
 
-def fastpam1(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+def fastpam1(diss: ArrayLike, medoids: Medoids, *, max_iter: int = 100, init: KMedoidsInit = "random",
+             random_state: Seed = None, sample_weight: ArrayLike | None = None,
+             n_threads: NThreads = None) -> KMedoidsResult:
     """FastPAM1: the best single swap per iteration (the same swaps as PAM), O(n^2) per swap.
 
     Parameters and return value as for :func:`fasterpam`.
@@ -113,7 +118,9 @@ def fastpam1(diss, medoids, *, max_iter=100, init="random", random_state=None, s
                          random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
 
 
-def pam(diss, medoids, *, max_iter=100, init="build", random_state=None, sample_weight=None, n_threads=None):
+def pam(diss: ArrayLike, medoids: Medoids, *, max_iter: int = 100, init: KMedoidsInit = "build",
+        random_state: Seed = None, sample_weight: ArrayLike | None = None,
+        n_threads: NThreads = None) -> KMedoidsResult:
     """PAM (Kaufman & Rousseeuw): BUILD (by default) then the original SWAP, O(k n^2) per swap.
 
     The slow reference; prefer :func:`fasterpam`. Parameters and return value as for
@@ -123,7 +130,9 @@ def pam(diss, medoids, *, max_iter=100, init="build", random_state=None, sample_
                          random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
 
 
-def alternating(diss, medoids, *, max_iter=100, init="random", random_state=None, sample_weight=None, n_threads=None):
+def alternating(diss: ArrayLike, medoids: Medoids, *, max_iter: int = 100, init: KMedoidsInit = "random",
+                random_state: Seed = None, sample_weight: ArrayLike | None = None,
+                n_threads: NThreads = None) -> KMedoidsResult:
     """Alternating (k-means style) k-medoids: assign, then re-centre each cluster on its medoid.
 
     Parameters and return value as for :func:`fasterpam`.
@@ -132,7 +141,8 @@ def alternating(diss, medoids, *, max_iter=100, init="random", random_state=None
                          random_state=random_state, sample_weight=sample_weight, n_threads=n_threads)
 
 
-def pam_build(diss, k, *, sample_weight=None, n_threads=None):
+def pam_build(diss: ArrayLike, k: int, *, sample_weight: ArrayLike | None = None,
+              n_threads: NThreads = None) -> KMedoidsResult:
     """PAM's greedy BUILD initialisation alone, O(k n^2); `n_iter` and `n_swap` are 0."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"k must be an int, got {k!r}")

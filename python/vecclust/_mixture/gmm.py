@@ -7,6 +7,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -16,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
 from .._utils.scaling import check_squared_range
+from .._utils.hints import ArrayLike, FloatArray, IntArray, NThreads, Seed
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, check_choice, effective_n_threads,
                                  native_byte_order, seed_from, validate_params)
 
@@ -194,9 +196,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "n_threads": None,
     }
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
-                 init_params="kmeans", weights_init=None, means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, verbose=0, n_threads=None):
+    def __init__(self, n_components: int = 1, *, covariance_type: Literal["full", "diag"] = "full", tol: float = 1e-3,
+                 reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1,
+                 init_params: Literal["kmeans", "k-means++", "random", "random_from_data"] = "kmeans",
+                 weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None, random_state: Seed = None, warm_start: bool = False,
+                 verbose: int = 0, n_threads: NThreads = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -214,7 +219,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Estimate the parameters with EM (``n_init`` times, keeping the best).
 
         Returns
@@ -224,7 +229,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.fit_predict(X, y)
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: ArrayLike, y: object = None) -> IntArray:
         """Fit, then return the most probable component of each training sample."""
         validate_params(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", ensure_min_samples=2)
@@ -382,38 +387,38 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _log_probabilities(self, X):
         return weighted_log_probabilities(self._validated(X), self._params(), self.n_threads)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> IntArray:
         """The most probable component of each sample."""
         weighted, _ = self._log_probabilities(X)
         return np.argmax(weighted, axis=1)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Posterior probability of each component for each sample, shape (n_samples, n_components)."""
         weighted, log_prob_norm = self._log_probabilities(X)
         with np.errstate(under="ignore"):
             return np.exp(_log_resp(weighted, log_prob_norm))
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> FloatArray:
         """Log-likelihood of each sample under the model, shape (n_samples,)."""
         return self._log_probabilities(X)[1]
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Mean log-likelihood of the samples."""
         return float(np.mean(self.score_samples(X)))
 
     def _n_parameters(self):
         return n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
 
-    def bic(self, X):
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion, -2 log L + n_parameters log n: lower is better."""
         n = len(X)
         return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
 
-    def aic(self, X):
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion, -2 log L + 2 n_parameters: lower is better."""
         return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
 
-    def icl(self, X):
+    def icl(self, X: ArrayLike) -> float:
         """Integrated completed likelihood criterion, as a penalty like ``bic``: lower is better.
 
         ICL = BIC + 2 * E, with E = -sum_i sum_k r_ik log r_ik the entropy of the posterior
@@ -429,7 +434,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         bic = -2 * float(np.mean(log_prob_norm)) * n + self._n_parameters() * math.log(n)
         return bic + 2 * entropy
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[FloatArray, IntArray]:
         """Draw samples from the fitted mixture (seeded by random_state).
 
         Returns

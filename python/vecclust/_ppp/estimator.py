@@ -15,6 +15,8 @@ all points is deterministic C++.
 
 from __future__ import annotations
 
+from typing import Literal, Self
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -22,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import _core
 from .._utils.scaling import scale_for
+from .._utils.hints import ArrayLike, IntArray, NThreads, Seed
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, effective_n_threads, native_byte_order,
                                  validate_params)
 from .merge import merge_leaves
@@ -142,11 +145,14 @@ class PPP(ClusterMixin, BaseEstimator):
         "verbose": Boolean(int_ok=True),
     }
 
-    def __init__(self, *, min_cluster_size=10, max_clusters=64, max_depth=32, q_max=10, max_fit_samples=10_000,
-                 split_criterion="bic", bic_margin=0.0, agreement_threshold=0.9, on_disagreement="gmm", merge="bic",
-                 merge_neighbors=3, merge_box=True, refine="cem", refine_iter=3, reg_covar_rel=1e-6,
-                 kmeans_max_iter=300, kmeans_tol=1e-4, gmm_max_iter=100, gmm_tol=1e-3, n_extra_starts=0,
-                 random_state=None, n_threads=None, verbose=0):
+    def __init__(self, *, min_cluster_size: int = 10, max_clusters: int = 64, max_depth: int = 32, q_max: int = 10,
+                 max_fit_samples: int = 10_000, split_criterion: Literal["bic", "icl"] = "bic", bic_margin: float = 0.0,
+                 agreement_threshold: float = 0.9, on_disagreement: Literal["gmm", "reject", "keep"] = "gmm",
+                 merge: Literal["bic", "icl", "none"] = "bic", merge_neighbors: int = 3, merge_box: bool = True,
+                 refine: Literal["cem", "gmm", "none"] = "cem", refine_iter: int = 3, reg_covar_rel: float = 1e-6,
+                 kmeans_max_iter: int = 300, kmeans_tol: float = 1e-4, gmm_max_iter: int = 100, gmm_tol: float = 1e-3,
+                 n_extra_starts: int = 0, random_state: Seed = None, n_threads: NThreads = None,
+                 verbose: int = 0) -> None:
         self.min_cluster_size = min_cluster_size
         self.max_clusters = max_clusters
         self.max_depth = max_depth
@@ -176,7 +182,7 @@ class PPP(ClusterMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Build the split tree on X and label every sample.
 
         Parameters
@@ -222,7 +228,7 @@ class PPP(ClusterMixin, BaseEstimator):
         self.most_separable_split_ = (self.splits_[int(np.argmax(self.separability_))] if self.splits_ else None)
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> IntArray:
         """Cluster of each sample: routed down the split tree, then mapped through the merges."""
         check_is_fitted(self)
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
@@ -243,7 +249,7 @@ class PPP(ClusterMixin, BaseEstimator):
             pending += [(first, rows[~side]), (second, rows[side])]
         return labels
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: ArrayLike, y: object = None) -> IntArray:
         return self.fit(X).labels_
 
     def _log(self, message):
