@@ -11,6 +11,7 @@ void bind_kmeans(pybind11::module_& m);
 void bind_ppp(pybind11::module_& m);
 void bind_index(pybind11::module_& m);
 void bind_mixture(pybind11::module_& m);
+void bind_silhouette(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
     vecclust_bindings::bind_ppp(m);
     vecclust_bindings::bind_index(m);
     vecclust_bindings::bind_mixture(m);
+    vecclust_bindings::bind_silhouette(m);
 
     // The instruction set of the hand-vectorised kernels; every level gives the same results.
     static const char* const kLevels[] = {"baseline", "avx2", "avx512"};

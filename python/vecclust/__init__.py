@@ -7,6 +7,8 @@ from ._kmedoids.clara import CLARA
 from ._kmedoids.clarans import CLARANS
 from ._kmedoids.estimator import KMedoids
 from ._kmedoids.functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
+from ._kmedoids.msc import MSCResult, dynmsc, fastermsc, medoid_silhouette
+from ._kmedoids.silhouette import silhouette_samples, silhouette_score
 from ._mixture.gmm import GaussianMixture
 from ._ppp.estimator import PPP
 
@@ -18,12 +20,18 @@ __all__ = [
     "KMeans",
     "KMedoids",
     "KMedoidsResult",
+    "MSCResult",
     "MultiTenantIndex",
     "PPP",
     "__version__",
     "alternating",
+    "dynmsc",
     "fastpam1",
+    "fastermsc",
     "fasterpam",
+    "medoid_silhouette",
     "pam",
     "pam_build",
+    "silhouette_samples",
+    "silhouette_score",
 ]

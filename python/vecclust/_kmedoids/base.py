@@ -54,6 +54,8 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         if precomputed and X.shape[1] != n:
             raise ValueError(f"with metric='precomputed' X must be a square dissimilarity matrix, got shape {X.shape}")
         n_clusters = params["n_clusters"]
+        if n_clusters == "auto":  # KMedoids: the largest k tried
+            n_clusters = params["max_clusters"]
         if n_clusters > n:
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={n}")
         if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:

@@ -4,3 +4,4 @@ parse_metric) accept exactly these names."""
 METHODS = ("fasterpam", "fastpam1", "pam", "alternate")
 INITS = ("random", "first", "build", "lab", "k-medoids++")
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
+MSC_METHODS = ("fastermsc",)  # maximise the medoid silhouette (_kmedoids/msc.py), KMedoids only

@@ -7,11 +7,12 @@ from typing import Literal
 
 from .. import _core
 from .._utils.hints import ArrayLike, NThreads, Seed
-from .._utils.validation import physical_memory_bytes, seed_from
+from .._utils.validation import Integer, Options, physical_memory_bytes, seed_from
 from .base import MedoidClusterer
-from .checks import INIT, MAX_ITER, METHOD, N_INIT, check_medoids
+from .checks import INIT, MAX_ITER, N_CLUSTERS, N_INIT, check_medoids
+from .choices import INITS, METHODS, MSC_METHODS
 from .functions import kmedoids_on_matrix
-from .choices import INITS
+from .msc import fit_msc
 
 
 def _precompute(value, name):
@@ -30,19 +31,28 @@ def _init(value, name):
     return value
 
 
+def _n_clusters(value, name):
+    """An int k, or "auto" (DynMSC chooses k in [min_clusters, max_clusters])."""
+    return value if isinstance(value, str) and value == "auto" else N_CLUSTERS(value, name)
+
+
 class KMedoids(MedoidClusterer):
     """k-medoids clustering: k actual samples as cluster centres, any dissimilarity.
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        The number of clusters k.
+    n_clusters : int or "auto", default=8
+        The number of clusters k. "auto" runs DynMSC: FasterMSC for every k from
+        `max_clusters` down to `min_clusters`, keeping the k of the highest average medoid
+        silhouette (`method` is then not used).
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine", "precomputed"}, default="euclidean"
         With "precomputed", X is a symmetric dissimilarity matrix, and at predict time the
         dissimilarities from the new samples to the training samples.
-    method : {"fasterpam", "fastpam1", "pam", "alternate"}, default="fasterpam"
+    method : {"fasterpam", "fastpam1", "pam", "alternate", "fastermsc"}, default="fasterpam"
         FasterPAM (eager swaps) is the fast default; FastPAM1 and PAM make the classic PAM
-        swaps (PAM the slow way); "alternate" is the k-means-style heuristic.
+        swaps (PAM the slow way); "alternate" is the k-means-style heuristic. "fastermsc"
+        maximises the medoid silhouette instead of minimising the total deviation (no
+        sample weights; n_init restarts keep the highest silhouette).
     init : {"random", "first", "build", "lab", "k-medoids++"} or array-like of int, default="random"
         Initial medoids, or their sample indices (n_clusters of them).
     max_iter : int, default=300
@@ -57,6 +67,10 @@ class KMedoids(MedoidClusterer):
         Seed for the random initialisations.
     n_threads : int or None
         Threads to use; None means all CPUs. Results do not depend on it.
+    max_clusters : int, default=10
+        With n_clusters="auto", the largest k tried (< n_samples).
+    min_clusters : int, default=2
+        With n_clusters="auto", the smallest k tried (>= 2).
 
     Attributes
     ----------
@@ -71,17 +85,24 @@ class KMedoids(MedoidClusterer):
     n_iter_ : int
     n_swaps_ : int
     n_features_in_ : int
+    n_clusters_ : int
+        The number of clusters (chosen by DynMSC with n_clusters="auto").
+    silhouettes_ : ndarray or None
+        "fastermsc" and "auto": the average medoid silhouette of the result, and with "auto" of
+        each k from min_clusters to max_clusters (``silhouettes_[k - min_clusters]``).
     """
 
     _parameter_constraints = {
         **MedoidClusterer._parameter_constraints,
-        "method": METHOD, "init": _init, "max_iter": MAX_ITER, "n_init": N_INIT, "precompute": _precompute,
+        "n_clusters": _n_clusters, "method": Options((*METHODS, *MSC_METHODS)), "init": _init, "max_iter": MAX_ITER,
+        "n_init": N_INIT, "precompute": _precompute, "max_clusters": Integer(2, N_CLUSTERS.high),
+        "min_clusters": Integer(2, N_CLUSTERS.high),
     }
 
-    def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", method: str = "fasterpam",
+    def __init__(self, n_clusters: int | Literal["auto"] = 8, *, metric: str = "euclidean", method: str = "fasterpam",
                  init: str | ArrayLike = "random", max_iter: int = 300, n_init: int = 1,
                  precompute: bool | Literal["auto"] = "auto", random_state: Seed = None,
-                 n_threads: NThreads = None) -> None:
+                 n_threads: NThreads = None, max_clusters: int = 10, min_clusters: int = 2) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.method = method
@@ -91,24 +112,46 @@ class KMedoids(MedoidClusterer):
         self.precompute = precompute
         self.random_state = random_state
         self.n_threads = n_threads
+        self.max_clusters = max_clusters
+        self.min_clusters = min_clusters
 
     def _fit_scaled(self, X, params, weights):
-        if self.metric != "precomputed":
+        if self.metric != "precomputed" or self._maximises_silhouette(params):
             return super()._fit_scaled(X, params, weights)
         # The core's matrix check finds the largest entry: no separate pass over n x n values.
         self._scale, result = kmedoids_on_matrix(X, weights, self._core_options(X, params))
+        self.n_clusters_, self.silhouettes_ = params["n_clusters"], None
         return result
 
+    def _maximises_silhouette(self, params):
+        return params["n_clusters"] == "auto" or self.method in MSC_METHODS
+
     def _fit_core(self, X, params, weights):
+        n_clusters, initial = self._initial_medoids(X, params)
+        self.silhouettes_ = None
+        if self._maximises_silhouette(params):
+            result = fit_msc(self, X, params, weights, initial, auto=params["n_clusters"] == "auto",
+                             precompute=self._store_matrix(X))
+            self.n_clusters_ = int(result["best_k"])
+            self.silhouettes_ = result["silhouettes"]
+            return result
+        self.n_clusters_ = n_clusters
         return _core.kmedoids_features(X, metric=self.metric, precompute=self._store_matrix(X), sample_weight=weights,
                                        **self._core_options(X, params))
 
-    def _core_options(self, X, params):
-        n_clusters, initial = params["n_clusters"], None
+    def _initial_medoids(self, X, params):
+        """(k, the initial medoid indices or None); with n_clusters="auto", k is max_clusters."""
+        auto = params["n_clusters"] == "auto"
+        n_clusters, initial = params["max_clusters"] if auto else params["n_clusters"], None
         if not isinstance(self.init, str):
             k, initial = check_medoids(self.init, X.shape[0])
             if k != n_clusters:
-                raise ValueError(f"init gives {k} medoid indices but n_clusters={n_clusters}")
+                raise ValueError(f"init gives {k} medoid indices but {'max_clusters' if auto else 'n_clusters'}="
+                                 f"{n_clusters}")
+        return n_clusters, initial
+
+    def _core_options(self, X, params):
+        n_clusters, initial = self._initial_medoids(X, params)
         return dict(method=self.method, init=self.init if initial is None else "random", n_clusters=n_clusters,
                     initial_medoids=initial, max_iter=params["max_iter"], n_init=params["n_init"],
                     seed=seed_from(self.random_state), n_threads=self._n_threads())

@@ -17,12 +17,13 @@
 
 namespace vecclust {
 
-template <class T, class Source>
+// State: MedoidAssignment (the total deviation) or MscAssignment (the medoid silhouette).
+template <class T, class Source, class State = MedoidAssignment<T>>
 class EagerSwapper {
   public:
-    using Gain = typename MedoidAssignment<T>::SwapGain;
+    using Gain = typename State::SwapGain;
 
-    EagerSwapper(const Source& source, MedoidAssignment<T>& state, ThreadPool& pool)
+    EagerSwapper(const Source& source, State& state, ThreadPool& pool)
         : source_(source), state_(state), pool_(pool), n_threads_(pool.size()), scratch_(n_threads_, source.size()),
           swap_row_(static_cast<size_t>(source.size())),
           delta_(static_cast<size_t>(n_threads_), std::vector<double>(static_cast<size_t>(state.k()))),
@@ -69,7 +70,7 @@ class EagerSwapper {
 
   private:
     const Source& source_;
-    MedoidAssignment<T>& state_;
+    State& state_;
     ThreadPool& pool_;
     int n_threads_;
     RowScratch<T> scratch_;

@@ -13,14 +13,15 @@
 
 namespace vecclust {
 
-template <class T, class Source>
+// State: MedoidAssignment for FasterPAM; MscAssignment (msc_state.hpp) makes it FasterMSC.
+template <class T, class Source, class State = MedoidAssignment<T>>
 KMedoidsResult fasterpam(const Source& source, const std::vector<index_t>& initial, const T* weights, int max_iter,
                          ThreadPool& pool) {
     const index_t n = source.size(), k = static_cast<index_t>(initial.size());
-    MedoidAssignment<T> state(n, k, weights);
+    State state(n, k, weights);
     std::vector<T> row(static_cast<size_t>(n));
     double loss = state.reset(source, initial, row);
-    EagerSwapper<T, Source> swapper(source, state, pool);
+    EagerSwapper<T, Source, State> swapper(source, state, pool);
 
     KMedoidsResult result;
     result.converged = false;
