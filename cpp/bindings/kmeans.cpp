@@ -1,6 +1,7 @@
-// Bindings for k-means: k-means++ seeding, the fit (algorithm lloyd, hamerly or elkan) and
-// nearest-centre assignment.
+// Bindings for k-means: k-means++ seeding, the fit (algorithm lloyd, hamerly or elkan),
+// nearest-centre assignment and one block's Lloyd sums (for a distributed fit).
 #include "numpy_helpers.hpp"
+#include "vecclust/kmeans/block_sums.hpp"
 #include "vecclust/kmeans/kmeans.hpp"
 
 namespace vecclust_bindings {
@@ -93,6 +94,28 @@ py::dict nearest_centers_binding(const py::array& x, const py::array& centers, i
     });
 }
 
+py::dict block_sums_binding(const py::array& x, const py::array& centers, int n_threads) {
+    require_c_contiguous(x, "X", 2);
+    return with_float_type(x, "X", [&](auto tag) {
+        using T = decltype(tag);
+        const index_t n = x.shape(0), d = x.shape(1);
+        const T* data = data_of<T>(x);
+        const T* rows = centers_of<T>(centers, "the centres", d);
+        const index_t k = centers.shape(0);
+        if (k < 1) throw py::value_error("at least one centre is needed");
+        BlockSums result = without_gil([&] {
+            Control control = make_control(n_threads);
+            ThreadPool pool(control);
+            return lloyd_block_sums<T>(data, n, d, rows, k, pool);
+        });
+        py::dict out;
+        out["sums"] = to_numpy(std::move(result.sums), {static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(d)});
+        out["counts"] = to_numpy(std::move(result.counts));
+        out["inertia"] = result.inertia;
+        return out;
+    });
+}
+
 }  // namespace
 
 void bind_kmeans(py::module_& m) {
@@ -109,6 +132,10 @@ void bind_kmeans(py::module_& m) {
           py::arg("n_threads"),
           "Label and squared distance of each row's nearest centre (first on ties); a dict of labels and "
           "sq_distances.");
+    m.def("kmeans_block_sums", &block_sums_binding, py::arg("X"), py::arg("centers"), py::kw_only(),
+          py::arg("n_threads"),
+          "One block's share of a Lloyd iteration: each row assigned to its nearest centre, a dict of the float64 "
+          "per-centre sums (k x d), counts (k) and inertia.");
 }
 
 }  // namespace vecclust_bindings
