@@ -68,15 +68,24 @@ py::dict kmeans_binding(const py::array& x, const py::array& init, const py::obj
     });
 }
 
-py::dict nearest_centers_binding(const py::array& x, const py::array& centers, int n_threads) {
+// body(T{}, data, n, d, centres, k) for the points X and at least one centre of X's dtype and width.
+template <class Body>
+py::dict with_points_and_centers(const py::array& x, const py::array& centers, Body&& body) {
     require_c_contiguous(x, "X", 2);
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         const index_t n = x.shape(0), d = x.shape(1);
-        const T* data = data_of<T>(x);
         const T* rows = centers_of<T>(centers, "the centres", d);
         const index_t k = centers.shape(0);
         if (k < 1) throw py::value_error("at least one centre is needed");
+        return body(tag, data_of<T>(x), n, d, rows, k);
+    });
+}
+
+py::dict nearest_centers_binding(const py::array& x, const py::array& centers, int n_threads) {
+    return with_points_and_centers(x, centers, [&](auto tag, const auto* data, index_t n, index_t d, const auto* rows,
+                                                   index_t k) {
+        using T = decltype(tag);
         py::array_t<index_t> labels(n);
         py::array_t<T> sq_distances(n);
         index_t* l = labels.mutable_data();
@@ -95,14 +104,9 @@ py::dict nearest_centers_binding(const py::array& x, const py::array& centers, i
 }
 
 py::dict block_sums_binding(const py::array& x, const py::array& centers, int n_threads) {
-    require_c_contiguous(x, "X", 2);
-    return with_float_type(x, "X", [&](auto tag) {
+    return with_points_and_centers(x, centers, [&](auto tag, const auto* data, index_t n, index_t d, const auto* rows,
+                                                   index_t k) {
         using T = decltype(tag);
-        const index_t n = x.shape(0), d = x.shape(1);
-        const T* data = data_of<T>(x);
-        const T* rows = centers_of<T>(centers, "the centres", d);
-        const index_t k = centers.shape(0);
-        if (k < 1) throw py::value_error("at least one centre is needed");
         BlockSums result = without_gil([&] {
             Control control = make_control(n_threads);
             ThreadPool pool(control);
