@@ -25,6 +25,7 @@ from distributed import Client, LocalCluster
 
 import vecclust.dask as vdask
 from vecclust import _core
+from vecclust._dask.init import pass_sums
 
 
 def import_dask_ml_kmeans():
@@ -86,17 +87,25 @@ def main():
         stats = X.astype(np.float64).var(axis=0).mean().compute()
         absolute_tol = 1e-4 * float(stats)
 
-        ours, t = timed(lambda: vdask.KMeans(args.k, init=init, max_iter=args.max_iter).fit(X))
-        out["vecclust_lloyd"] = {"seconds": t, "inertia": ours.inertia_, "n_iter": ours.n_iter_}
-        theirs, t = timed(lambda: DaskMLKMeans(args.k, init=init, max_iter=args.max_iter, tol=absolute_tol,
-                                               n_init=1).fit(X))
-        out["dask_ml_lloyd"] = {"seconds": t, "inertia": theirs.inertia_, "n_iter": int(theirs.n_iter_)}
-        ours, t = timed(lambda: vdask.KMeans(args.k, random_state=0, max_iter=args.max_iter).fit(X))
-        out["vecclust_fit"] = {"seconds": t, "inertia": ours.inertia_, "n_iter": ours.n_iter_}
-        if not args.skip_dask_ml_fit:
-            theirs, t = timed(lambda: DaskMLKMeans(args.k, random_state=0, max_iter=args.max_iter, tol=absolute_tol,
-                                                   n_init=1).fit(X))
-            out["dask_ml_fit"] = {"seconds": t, "inertia": theirs.inertia_, "n_iter": int(theirs.n_iter_)}
+        runs = {
+            "vecclust_lloyd": lambda: vdask.KMeans(args.k, init=init, max_iter=args.max_iter).fit(X),
+            "dask_ml_lloyd": lambda: DaskMLKMeans(args.k, init=init, max_iter=args.max_iter, tol=absolute_tol,
+                                                  n_init=1).fit(X),
+            "vecclust_fit": lambda: vdask.KMeans(args.k, random_state=0, max_iter=args.max_iter).fit(X),
+            "dask_ml_fit": lambda: DaskMLKMeans(args.k, random_state=0, max_iter=args.max_iter, tol=absolute_tol,
+                                                n_init=1).fit(X),
+        }
+        if args.skip_dask_ml_fit:
+            del runs["dask_ml_fit"]
+        fits = {}
+        for name, run in runs.items():
+            fits[name], t = timed(run)
+            out[name] = {"seconds": t, "n_iter": int(fits[name].n_iter_)}
+        # dask-ml's inertia_ sums unsquared distances: both libraries' centres are scored the same
+        # way here, by the sum of squared distances to the nearest centre.
+        for name, fitted in fits.items():
+            out[name]["inertia"] = pass_sums(X, np.ascontiguousarray(fitted.cluster_centers_, dtype=np.float32), 1)[2]
+            out[name]["own_inertia_"] = fitted.inertia_
         for row in ("lloyd", "fit"):
             if f"dask_ml_{row}" in out:
                 out[f"speedup_{row}"] = out[f"dask_ml_{row}"]["seconds"] / out[f"vecclust_{row}"]["seconds"]
