@@ -1,6 +1,7 @@
-// Bindings for k-means: k-means++ seeding, the fit (algorithm lloyd, hamerly or elkan) and
-// nearest-centre assignment.
+// Bindings for k-means: k-means++ seeding, the fit (algorithm lloyd, hamerly or elkan),
+// nearest-centre assignment and one block's Lloyd sums (for a distributed fit).
 #include "numpy_helpers.hpp"
+#include "vecclust/kmeans/block_sums.hpp"
 #include "vecclust/kmeans/kmeans.hpp"
 
 namespace vecclust_bindings {
@@ -67,15 +68,24 @@ py::dict kmeans_binding(const py::array& x, const py::array& init, const py::obj
     });
 }
 
-py::dict nearest_centers_binding(const py::array& x, const py::array& centers, int n_threads) {
+// body(T{}, data, n, d, centres, k) for the points X and at least one centre of X's dtype and width.
+template <class Body>
+py::dict with_points_and_centers(const py::array& x, const py::array& centers, Body&& body) {
     require_c_contiguous(x, "X", 2);
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         const index_t n = x.shape(0), d = x.shape(1);
-        const T* data = data_of<T>(x);
         const T* rows = centers_of<T>(centers, "the centres", d);
         const index_t k = centers.shape(0);
         if (k < 1) throw py::value_error("at least one centre is needed");
+        return body(tag, data_of<T>(x), n, d, rows, k);
+    });
+}
+
+py::dict nearest_centers_binding(const py::array& x, const py::array& centers, int n_threads) {
+    return with_points_and_centers(x, centers, [&](auto tag, const auto* data, index_t n, index_t d, const auto* rows,
+                                                   index_t k) {
+        using T = decltype(tag);
         py::array_t<index_t> labels(n);
         py::array_t<T> sq_distances(n);
         index_t* l = labels.mutable_data();
@@ -89,6 +99,23 @@ py::dict nearest_centers_binding(const py::array& x, const py::array& centers, i
         py::dict out;
         out["labels"] = labels;
         out["sq_distances"] = sq_distances;
+        return out;
+    });
+}
+
+py::dict block_sums_binding(const py::array& x, const py::array& centers, int n_threads) {
+    return with_points_and_centers(x, centers, [&](auto tag, const auto* data, index_t n, index_t d, const auto* rows,
+                                                   index_t k) {
+        using T = decltype(tag);
+        BlockSums result = without_gil([&] {
+            Control control = make_control(n_threads);
+            ThreadPool pool(control);
+            return lloyd_block_sums<T>(data, n, d, rows, k, pool);
+        });
+        py::dict out;
+        out["sums"] = to_numpy(std::move(result.sums), {static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(d)});
+        out["counts"] = to_numpy(std::move(result.counts));
+        out["inertia"] = result.inertia;
         return out;
     });
 }
@@ -109,6 +136,10 @@ void bind_kmeans(py::module_& m) {
           py::arg("n_threads"),
           "Label and squared distance of each row's nearest centre (first on ties); a dict of labels and "
           "sq_distances.");
+    m.def("kmeans_block_sums", &block_sums_binding, py::arg("X"), py::arg("centers"), py::kw_only(),
+          py::arg("n_threads"),
+          "One block's share of a Lloyd iteration: each row assigned to its nearest centre, a dict of the float64 "
+          "per-centre sums (k x d), counts (k) and inertia.");
 }
 
 }  // namespace vecclust_bindings

@@ -1,0 +1,1 @@
+"""The distributed estimators on Dask (public as vecclust.dask); imported only on request."""
