@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import reference as ref
 from strategies import integer_matrices
-from vecclust import CLARA, KMedoids, _core
+from vecclust import CLARA, CLARANS, KMedoids, _core
 
 METRICS = ["euclidean", "sqeuclidean", "manhattan", "cosine"]
 
@@ -295,3 +295,76 @@ def test_refine_must_be_a_bool(value):
     X = np.random.default_rng(8).normal(size=(20, 3))
     with pytest.raises(TypeError, match="refine must be True or False"):
         CLARA(3, refine=value).fit(X)
+
+
+# ---------------------------------------------------------------- CLARANS(refine=True)
+
+
+def fit_clarans_both(data, weights=None, **params):
+    plain = CLARANS(refine=False, **params).fit(data, sample_weight=weights)
+    refined = CLARANS(refine=True, **params).fit(data, sample_weight=weights)
+    return plain, refined
+
+
+def assert_clarans_history(refined, plain):
+    """The refinement starts at the best search's result (plain CLARANS's) and lowers the loss."""
+    np.testing.assert_array_equal(refined.local_losses_, plain.local_losses_)
+    np.testing.assert_array_equal(refined.swap_losses_, plain.swap_losses_)
+    steps = np.concatenate([[plain.inertia_], refined.refine_losses_])
+    assert np.all(np.diff(steps) < 0), steps
+    assert refined.inertia_ == steps[-1] <= plain.inertia_
+    assert plain.refine_losses_.size == 0
+
+
+@given(problem=feature_problems())
+def test_clarans_refinement_never_raises_the_loss_on_features(problem):
+    X, weights, params = problem
+    params = dict(n_clusters=params["n_clusters"], metric=params["metric"], random_state=params["random_state"],
+                  n_local=params["n_sampling_iter"], max_neighbor=0.1, n_threads=1)
+    plain, refined = fit_clarans_both(X, weights, **params)
+    assert_clarans_history(refined, plain)
+    diss = numpy_distances(X, params["metric"])
+    loss = ref.total_deviation(diss, refined.medoid_indices_, weights)
+    assert refined.inertia_ == pytest.approx(loss, rel=1e-9, abs=1e-12)
+    assert loss <= ref.total_deviation(diss, plain.medoid_indices_, weights) * (1 + 1e-9) + 1e-12
+
+
+@given(data=st.data())
+def test_clarans_refinement_on_integer_matrices(data):
+    diss = data.draw(integer_matrices(min_n=3, max_n=30))
+    n = len(diss)
+    k = data.draw(st.integers(1, min(n, 5)))
+    exhaustive = data.draw(st.booleans())
+    plain, refined = fit_clarans_both(diss, n_clusters=k, metric="precomputed", n_local=data.draw(st.integers(1, 2)),
+                                      max_neighbor=10**9 if exhaustive else 0.05,
+                                      random_state=data.draw(st.integers(0, 2**31 - 1)))
+    assert_clarans_history(refined, plain)
+    assert refined.inertia_ == ref.total_deviation(diss, refined.medoid_indices_)
+    if exhaustive:  # a swap-local optimum: no refinement step can be kept
+        assert ref.is_swap_local_optimum(diss, plain.medoid_indices_, rtol=0.0)
+        assert refined.refine_losses_.size == 0
+        np.testing.assert_array_equal(refined.medoid_indices_, plain.medoid_indices_)
+
+
+def test_clarans_refinement_is_bit_identical_for_any_thread_count():
+    rng = np.random.default_rng(9)
+    X = (rng.normal(size=(6000, 3)) + rng.integers(0, 3, size=(6000, 1)) * 3.0).astype(np.float32)
+    fits = [CLARANS(3, n_local=1, max_neighbor=20, random_state=2, n_threads=t).fit(X) for t in (1, 2, 3)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].medoid_indices_, other.medoid_indices_)
+        np.testing.assert_array_equal(fits[0].labels_, other.labels_)
+        assert fits[0].inertia_ == other.inertia_
+        np.testing.assert_array_equal(fits[0].refine_losses_, other.refine_losses_)
+
+
+def test_clarans_bad_input_is_a_clear_error():
+    X = np.random.default_rng(8).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="n_clusters=21 must be <= n_samples=20"):
+        CLARANS(21).fit(X)
+    with pytest.raises(ValueError, match="all samples are identical"):
+        CLARANS(3).fit(np.ones((20, 3)))
+    X[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        CLARANS(3).fit(X)
+    with pytest.raises(TypeError, match="refine must be True or False"):
+        CLARANS(3, refine="no").fit(X)
