@@ -165,6 +165,13 @@ def assert_identical(a, b):
     np.testing.assert_array_equal(a.sample_losses_, b.sample_losses_)
 
 
+def assert_same_for_1_2_3_threads(fit):
+    fits = [fit(t) for t in (1, 2, 3)]
+    assert fits[0].refine_losses_.size >= 1
+    for other in fits[1:]:
+        assert_identical(fits[0], other)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_bit_identical_for_any_thread_count(dtype, metric):
@@ -172,11 +179,8 @@ def test_bit_identical_for_any_thread_count(dtype, metric):
     rng = np.random.default_rng(3)
     X = (rng.normal(size=(9000, 3)) + rng.integers(0, 2, size=(9000, 1)) * 4.0 + 1.0).astype(dtype)
     weights = rng.uniform(0.5, 2.0, size=9000).astype(dtype)
-    fits = [CLARA(2, metric=metric, n_sampling=30, random_state=5, n_threads=t).fit(X, sample_weight=weights)
-            for t in (1, 2, 3)]
-    assert fits[0].refine_losses_.size >= 1
-    for other in fits[1:]:
-        assert_identical(fits[0], other)
+    assert_same_for_1_2_3_threads(lambda t: CLARA(2, metric=metric, n_sampling=30, random_state=5, n_threads=t).fit(
+        X, sample_weight=weights))
 
 
 def test_bit_identical_for_any_thread_count_on_a_matrix():
@@ -184,10 +188,8 @@ def test_bit_identical_for_any_thread_count_on_a_matrix():
     X = rng.normal(size=(1500, 2)) + rng.integers(0, 3, size=(1500, 1)) * 3.0
     diss = _core.pairwise_distances(X, X, metric="euclidean", n_threads=1)
     np.fill_diagonal(diss, 0.0)
-    fits = [CLARA(3, metric="precomputed", n_sampling=20, random_state=6, n_threads=t).fit(diss) for t in (1, 2, 3)]
-    assert fits[0].refine_losses_.size >= 1
-    for other in fits[1:]:
-        assert_identical(fits[0], other)
+    assert_same_for_1_2_3_threads(lambda t: CLARA(3, metric="precomputed", n_sampling=20, random_state=6,
+                                                  n_threads=t).fit(diss))
 
 
 # ---------------------------------------------------------------- refine=False is plain CLARA
