@@ -30,6 +30,7 @@ CLARA_CENTERS = 50
 CLARA_K = 50
 CLARA_LARGE_SAMPLE = 500 if QUICK else 2500  # the "larger sample" CLARA row (default: 80 + 4k)
 CLARA_METHODS = ("fasterpam", "clara", "clara_large", "clarans")  # fasterpam first: the reference
+CLARA_DATASETS = ("blobs", "random_cov")  # make_blobs; clusters with random covariances
 CLARA_ROUNDS = {"fasterpam": 3, "clarans": 3, "clara": 5, "clara_large": 5}
 # Target bars, reported by report.py, never asserted.
 CLARA_LOSS_BAR = 0.03  # CLARA's loss within 3% of full FasterPAM

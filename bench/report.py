@@ -105,24 +105,24 @@ def clara_quality_table(data):
     for entry in entries:
         info = entry[2]
         if info["method"] == "fasterpam":
-            reference[(info["n"], info["k"], str(info["threads"]))] = entry
-    entries.sort(key=lambda e: (e[2]["n"], e[2]["k"], THREAD_ORDER.get(str(e[2]["threads"]), 9),
-                                CLARA_METHOD_ORDER.get(e[2]["method"], 9)))
+            reference[(info.get("dataset"), info["n"], info["k"], str(info["threads"]))] = entry
+    entries.sort(key=lambda e: (e[2].get("dataset", ""), e[2]["n"], e[2]["k"],
+                                THREAD_ORDER.get(str(e[2]["threads"]), 9), CLARA_METHOD_ORDER.get(e[2]["method"], 9)))
     first = entries[0][2]
     out = [
         f"### CLARA / CLARANS vs full FasterPAM (vecclust.KMedoids, distance matrix included), "
-        f"{first['n_features']}-d float32 blobs",
+        f"{first['n_features']}-d float32 (blobs: make_blobs; random_cov: clusters with random covariances)",
         "",
         "Ratio > 1: the method is faster than full FasterPAM at the same thread setting. Loss gap: "
         "(inertia - FasterPAM's) / FasterPAM's. Bars (reported, not enforced): loss within "
         "3% (CLARA) or 2% (CLARANS) and >= 10x faster.",
         "",
-        "| n | k | threads | method | median s (rounds) | ratio FasterPAM / method | inertia | loss gap "
+        "| data | n | k | threads | method | median s (rounds) | ratio FasterPAM / method | inertia | loss gap "
         "| loss bar met | speed bar met |",
-        "|---:|---:|:---:|:---|---:|---:|---:|---:|:---:|:---:|",
+        "|:---|---:|---:|:---:|:---|---:|---:|---:|---:|:---:|:---:|",
     ]
     for median, rounds, info in entries:
-        ref = reference.get((info["n"], info["k"], str(info["threads"])))
+        ref = reference.get((info.get("dataset"), info["n"], info["k"], str(info["threads"])))
         ratio = ref[0] / median if ref and median > 0 else None
         ref_loss = ref[2]["loss"] if ref else info.get("loss_fasterpam")
         gap = (info["loss"] - ref_loss) / ref_loss if ref_loss else info.get("loss_gap")
@@ -132,7 +132,8 @@ def clara_quality_table(data):
         bar_text = "" if loss_bar is None else f" (≤ {loss_bar:.0%})"
         speed_text = "" if speed_bar is None else f" (≥ {speed_bar:g}x)"
         out.append(
-            f"| {info['n']} | {info['k']} | {info['threads']} | {info.get('label', info['method'])} "
+            f"| {info.get('dataset', 'blobs')} | {info['n']} | {info['k']} | {info['threads']} "
+            f"| {info.get('label', info['method'])} "
             f"| {median:.4f} ({rounds}) | {'—' if ratio is None else f'**{ratio:.2f}**'} | {info['loss']:.10g} "
             f"| {'—' if gap is None else f'{gap:+.2%}'} | {yes_no(loss_ok)}{bar_text} | {yes_no(speed_ok)}{speed_text} |")
     return out + [""]

@@ -1,6 +1,8 @@
 """CLARA and CLARANS: quality and speed against full FasterPAM, scale, and pyclustering.
 
-1. test_clara_quality: n=20,000 x 16 float32 make_blobs(centers=50, random_state=0), k=50.
+1. test_clara_quality: n=20,000 x 16 float32, k=50, on make_blobs(centers=50, random_state=0)
+   ("blobs") and on 50 clusters with random covariances ("random_cov",
+   refine_quality.random_covariance_clusters).
    vecclust.KMedoids (full FasterPAM, its n x n distance matrix included in the time), CLARA
    with defaults (sample 80 + 4k), CLARA with n_sampling=2500, CLARANS with defaults; one thread
    and all threads; random_state=0 everywhere. Each row records inertia_ and the relative loss
@@ -34,7 +36,7 @@ import pytest
 import vecclust
 from benchconfig import (
     CLARA_CENTERS, CLARA_FEATURES, CLARA_K, CLARA_LARGE_SAMPLE, CLARA_LOSS_BAR, CLARA_METHODS, CLARA_N,
-    CLARA_ROUNDS, CLARANS_LOSS_BAR, PYC_CENTERS, PYC_FEATURES, PYC_K, PYC_MAXNEIGHBOR, PYC_N, PYC_NUMLOCAL,
+    CLARA_DATASETS, CLARA_ROUNDS, CLARANS_LOSS_BAR, PYC_CENTERS, PYC_FEATURES, PYC_K, PYC_MAXNEIGHBOR, PYC_N, PYC_NUMLOCAL,
     PYC_SPEEDUP_BAR, PYCLUSTERING, QUICK, SCALE_CENTERS, SCALE_FEATURES, SCALE_K, SCALE_MEMORY_BAR, SCALE_N,
     SCALE_TIME_BAR, SPEEDUP_BAR, THREADS, all_cpus,
 )
@@ -102,13 +104,23 @@ def method_params(model, method, n, k):
     return {"max_iter": model.max_iter}
 
 
+def quality_data(bench_data, dataset, n):
+    if dataset == "blobs":
+        return bench_data.features(n, CLARA_FEATURES, CLARA_CENTERS)
+    from refine_quality import random_covariance_clusters
+
+    return bench_data.result(("random_cov", n), lambda: random_covariance_clusters(n, CLARA_FEATURES, CLARA_CENTERS))
+
+
 @pytest.mark.parametrize("method", CLARA_METHODS)
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"threads{t}")
-def test_clara_quality(benchmark, bench_data, threads, method):
+@pytest.mark.parametrize("dataset", CLARA_DATASETS)
+def test_clara_quality(benchmark, bench_data, dataset, threads, method):
     n, k = CLARA_N, CLARA_K
-    X = bench_data.features(n, CLARA_FEATURES, CLARA_CENTERS)
-    benchmark.group = f"clara quality n={n} k={k} threads={threads}"
-    benchmark.extra_info.update(bench="clara_quality", n=n, k=k, n_features=CLARA_FEATURES, threads=threads,
+    X = quality_data(bench_data, dataset, n)
+    benchmark.group = f"clara quality {dataset} n={n} k={k} threads={threads}"
+    benchmark.extra_info.update(bench="clara_quality", dataset=dataset, n=n, k=k, n_features=CLARA_FEATURES,
+                                threads=threads,
                                 n_threads=n_threads_of(threads) or all_cpus(), method=method,
                                 label=method_label(method, n, k))
 
@@ -125,14 +137,14 @@ def test_clara_quality(benchmark, bench_data, threads, method):
 
     # Results do not depend on the thread count (documented): the first thread setting to run
     # caches the loss and medoids, the other must match.
-    first = bench_data.result(("clara_quality", method, n, k), lambda: {"loss": loss, "medoids": medoids})
+    first = bench_data.result(("clara_quality", dataset, method, n, k), lambda: {"loss": loss, "medoids": medoids})
     assert loss == pytest.approx(first["loss"], rel=1e-6)
     assert medoids == first["medoids"]
 
     def reference():  # untimed, only if no FasterPAM row ran before (the parametrisation runs it first)
         return {"loss": float(quality_estimator("fasterpam", "all", k).fit(X).inertia_)}
 
-    ref = bench_data.result(("clara_quality", "fasterpam", n, k), reference)["loss"]
+    ref = bench_data.result(("clara_quality", dataset, "fasterpam", n, k), reference)["loss"]
     gap = (loss - ref) / ref
     bar = {"fasterpam": None, "clara": CLARA_LOSS_BAR, "clara_large": CLARA_LOSS_BAR,
            "clarans": CLARANS_LOSS_BAR}[method]

@@ -198,23 +198,25 @@ py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_
 }
 
 py::dict clarans_binding(const py::array& x, const std::string& metric, index_t n_clusters, int n_local,
-                         index_t max_neighbor, std::uint64_t seed, const py::object& sample_weight, int n_threads,
-                         bool verbose) {
+                         index_t max_neighbor, std::uint64_t seed, bool refine, const py::object& sample_weight,
+                         int n_threads, bool verbose) {
     require_data(x, metric);
     ClaransOptions options;
     options.n_clusters = n_clusters;
     options.n_local = n_local;
     options.max_neighbor = max_neighbor;
     options.seed = seed;
+    options.refine = refine;
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
-        ClaransResult r = fit_on<T, FeatureSource, MatrixSource>(
+        ClaransResult r = fit_on<T, ClaransFeatures, ClaransMatrix>(
             x, metric, sample_weight, n_clusters, n_threads, verbose,
-            [&](const auto& source, const T* w, Control& control) { return fastclarans<T>(source, w, options, control); });
+            [&](const auto& view, const T* w, Control& control) { return fastclarans<T>(view, w, options, control); });
         py::dict out = result_dict(std::move(r.best));
         out["best_local"] = r.best_local;
         out["local_losses"] = to_numpy(std::move(r.local_losses));
         out["swap_losses"] = to_numpy(std::move(r.swap_losses));
+        out["refine_losses"] = to_numpy(std::move(r.refine_losses));
         return out;
     });
 }
@@ -238,8 +240,10 @@ void bind_kmedoids(py::module_& m) {
           py::arg("verbose"), "CLARA: k-medoids on samples, scored on all points, then refined on all points; metric "
           "may be 'precomputed'.");
     m.def("clarans", &clarans_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
-          py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("sample_weight"), py::arg("n_threads"),
-          py::arg("verbose"), "FastCLARANS: randomised swap search with distances on demand; metric may be 'precomputed'.");
+          py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("refine"), py::arg("sample_weight"),
+          py::arg("n_threads"), py::arg("verbose"),
+          "FastCLARANS: randomised swap search with distances on demand, then refined on all points; metric may be "
+          "'precomputed'.");
 }
 
 }  // namespace vecclust_bindings

@@ -33,12 +33,16 @@ def assert_search_history_consistent(clarans, n_local):
     losses = clarans.local_losses_
     assert losses.shape == (n_local,)
     assert 0 <= clarans.best_local_ < n_local
-    assert clarans.inertia_ == losses[clarans.best_local_] == losses.min()
+    assert losses[clarans.best_local_] == losses.min()
     assert clarans.best_local_ == int(np.argmin(losses))  # the first of equal losses is kept
     swaps = clarans.swap_losses_
     assert swaps.ndim == 1 and swaps.size >= 1
     assert np.all(np.diff(swaps) < 0), f"swap_losses_ not strictly decreasing: {swaps}"
-    assert swaps[-1] == clarans.inertia_
+    assert swaps[-1] == losses.min()
+    # the refinement starts at the best search's medoids and keeps only steps that lower the loss
+    steps = np.concatenate([[losses.min()], clarans.refine_losses_])
+    assert np.all(np.diff(steps) < 0), f"refinement raised the loss: {steps}"
+    assert clarans.inertia_ == steps[-1]
     if clarans.n_clusters > 1:
         assert swaps.size == clarans.n_swaps_ + 1
         assert clarans.n_iter_ >= clarans.n_swaps_ + 1  # the last stretch tried at least one candidate
@@ -115,7 +119,7 @@ def test_a_short_search_can_stop_before_a_local_optimum():
     stopped_early = 0
     for seed in range(10):
         diss = random_symmetric(60, seed)
-        clarans = CLARANS(5, metric="precomputed", n_local=1, max_neighbor=1, random_state=seed).fit(diss)
+        clarans = CLARANS(5, metric="precomputed", n_local=1, max_neighbor=1, refine=False, random_state=seed).fit(diss)
         assert_search_history_consistent(clarans, 1)
         stopped_early += not ref.is_swap_local_optimum(diss, clarans.medoid_indices_, rtol=1e-12)
     assert stopped_early > 0
@@ -233,7 +237,9 @@ def test_verbose_prints_one_line_per_search(capsys):
     X = np.random.default_rng(6).normal(size=(300, 2))
     clarans = CLARANS(6, n_local=5, max_neighbor=0.05, random_state=2, verbose=True).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
-    matches = ref.check_progress_lines(lines, LINE, clarans.local_losses_)
+    refinement = [line for line in lines if line.startswith("refinement step")]
+    assert lines[5:] == refinement and len(refinement) >= clarans.refine_losses_.size
+    matches = ref.check_progress_lines(lines[:5], LINE, clarans.local_losses_)
     assert len(matches) == 5
     match = matches[clarans.best_local_]
     assert (int(match[3]), int(match[4])) == (clarans.n_swaps_, clarans.n_iter_)
@@ -256,7 +262,7 @@ def test_more_local_searches_never_hurt():
     # the first search of n_local=5 is the search of n_local=1 (same seed stream)
     X = np.random.default_rng(10).normal(size=(300, 2))
     for seed in range(3):
-        one = CLARANS(8, n_local=1, random_state=seed).fit(X)
-        five = CLARANS(8, n_local=5, random_state=seed).fit(X)
+        one = CLARANS(8, n_local=1, refine=False, random_state=seed).fit(X)
+        five = CLARANS(8, n_local=5, refine=False, random_state=seed).fit(X)
         assert five.local_losses_[0] == one.inertia_
         assert five.inertia_ <= one.inertia_

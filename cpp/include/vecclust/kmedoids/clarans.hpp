@@ -4,16 +4,21 @@
 // After `max_neighbor` consecutive candidates without improvement the search declares a local
 // optimum; n_local such searches from random medoids are made and the best kept. Distances come
 // from the source on demand: nothing of size n x n is stored (O(n k) for the medoid table).
+// Optionally the best search's medoids are then refined on all points as CLARA's are
+// (refine.hpp): a search stopped by max_neighbor is rarely at a local optimum.
 #pragma once
 
 #include <algorithm>  // std::min
 #include <cstdint>    // std::uint64_t
-#include <string>     // std::to_string
-#include <utility>    // std::move, std::swap
-#include <vector>     // std::vector
+#include <string>       // std::to_string
+#include <type_traits>  // std::decay_t
+#include <utility>      // std::move, std::swap
+#include <vector>       // std::vector
 
+#include "vecclust/kmedoids/clara.hpp"
 #include "vecclust/kmedoids/eager_swap.hpp"
 #include "vecclust/kmedoids/kmedoids.hpp"
+#include "vecclust/kmedoids/refine.hpp"
 
 namespace vecclust {
 
@@ -22,6 +27,7 @@ struct ClaransOptions {
     int n_local = 2;
     index_t max_neighbor = 1;  // consecutive candidates without improvement that end a search
     std::uint64_t seed = 0;
+    bool refine = true;  // refine the best search's medoids on all points (refine.hpp)
 };
 
 struct ClaransResult {
@@ -29,10 +35,29 @@ struct ClaransResult {
     int best_local = 0;
     std::vector<double> local_losses;
     std::vector<double> swap_losses;  // best search: loss at the start and after each swap
+    std::vector<double> refine_losses;  // the loss after each refinement step kept
 };
 
-template <class T, class Source>
-ClaransResult fastclarans(const Source& source, const T* weights, const ClaransOptions& options, Control& control) {
+// What CLARANS reads: `source` for the search (distance rows on demand) and `data` for the
+// refinement (CLARA's views, on the same array).
+template <class T>
+struct ClaransFeatures {
+    ClaransFeatures(const T* x, index_t n, index_t d, Metric metric) : source(x, n, d, metric), data(x, n, d, metric) {}
+    FeatureSource<T> source;
+    ClaraFeatures<T> data;
+};
+
+template <class T>
+struct ClaransMatrix {
+    ClaransMatrix(const T* x, index_t n) : source(x, n), data(x, n) {}
+    MatrixSource<T> source;
+    ClaraMatrix<T> data;
+};
+
+template <class T, class View>
+ClaransResult fastclarans(const View& view, const T* weights, const ClaransOptions& options, Control& control) {
+    using Source = std::decay_t<decltype(view.source)>;
+    const Source& source = view.source;
     const index_t n = source.size(), k = options.n_clusters;
     require(k >= 1 && k <= n, "the number of medoids k=" + std::to_string(k) + " must be in [1, n_samples=" + std::to_string(n) + "]");
     // After n failures in a row every candidate has been tried against the current medoids.
@@ -94,6 +119,11 @@ ClaransResult fastclarans(const Source& source, const T* weights, const ClaransO
             control.report("CLARANS search " + std::to_string(local + 1) + "/" + std::to_string(options.n_local) + ": " +
                            summary + (improved ? " (best so far)" : ""));
         control.poll();
+    }
+    if (options.refine) {
+        RefineOptions refine;
+        refine.seed = seeds.fork();
+        result.refine_losses = refine_medoids<T>(view.data, weights, result.best, refine, pool);
     }
     return result;
 }
