@@ -39,16 +39,13 @@ class Rng {
     // Uniform integer in [0, bound), without modulo bias (Lemire's method).
     index_t below(index_t bound) {
         const auto range = static_cast<std::uint64_t>(bound);
-        unsigned __int128 product = static_cast<unsigned __int128>(next()) * range;
-        auto low = static_cast<std::uint64_t>(product);
+        std::uint64_t high, low;
+        multiply(next(), range, high, low);
         if (low < range) {
             const std::uint64_t threshold = (0 - range) % range;
-            while (low < threshold) {
-                product = static_cast<unsigned __int128>(next()) * range;
-                low = static_cast<std::uint64_t>(product);
-            }
+            while (low < threshold) multiply(next(), range, high, low);
         }
-        return static_cast<index_t>(product >> 64);
+        return static_cast<index_t>(high);
     }
 
     // Uniform double in [0, 1).
@@ -58,6 +55,20 @@ class Rng {
     std::uint64_t fork() { return next(); }
 
   private:
+    // The 128-bit product a * b as its high and low 64 bits (MSVC has no 128-bit integer).
+    static void multiply(std::uint64_t a, std::uint64_t b, std::uint64_t& high, std::uint64_t& low) {
+#if defined(__SIZEOF_INT128__) && !defined(VECCLUST_PORTABLE)
+        const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+        high = static_cast<std::uint64_t>(product >> 64);
+        low = static_cast<std::uint64_t>(product);
+#else
+        const std::uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
+        const std::uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+        const std::uint64_t middle = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);  // < 3 * 2^32
+        high = p11 + (p01 >> 32) + (p10 >> 32) + (middle >> 32);
+        low = (middle << 32) | (p00 & 0xffffffffu);
+#endif
+    }
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     std::uint64_t s_[4];
 };

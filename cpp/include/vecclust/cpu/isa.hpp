@@ -13,9 +13,17 @@
 
 namespace vecclust::isa {
 
-enum class Level : int { baseline = 0, avx2 = 1, avx512 = 2 };  // baseline: SSE2 on x86-64
+enum class Level : int { baseline = 0, avx2 = 1, avx512 = 2 };  // baseline: SSE2 on x86-64, NEON on aarch64
 
-#if defined(__GNUC__) && defined(__x86_64__)
+// VECCLUST_PORTABLE builds what a compiler without GCC's extensions gets (MSVC, say): no
+// run-time dispatch, no vector types, no builtins; the tests use it to check those fallbacks.
+#if defined(__GNUC__) && !defined(VECCLUST_PORTABLE)
+#define VECCLUST_VECTOR_EXTENSIONS 1  // GCC vector types (any architecture)
+#endif
+
+// Run-time dispatch needs GCC's target attributes and CPU detection, and x86-64; elsewhere
+// (aarch64, MSVC) every kernel runs its baseline build.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(VECCLUST_PORTABLE)
 #define VECCLUST_ISA_DISPATCH 1
 #define VECCLUST_TARGET_AVX2 __attribute__((target("avx2")))
 #define VECCLUST_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
@@ -52,10 +60,19 @@ constexpr int vector_bytes(At<L>) {
     return L == Level::avx512 ? 64 : L == Level::avx2 ? 32 : 16;
 }
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(VECCLUST_PORTABLE)
 #define VECCLUST_FLATTEN __attribute__((flatten))
+#define VECCLUST_ALWAYS_INLINE inline __attribute__((always_inline))
+#define VECCLUST_PREFETCH(address) __builtin_prefetch(address)
 #else
 #define VECCLUST_FLATTEN
+#define VECCLUST_ALWAYS_INLINE inline
+#if defined(_M_X64) && !defined(VECCLUST_PORTABLE)
+#include <xmmintrin.h>  // _mm_prefetch
+#define VECCLUST_PREFETCH(address) _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0)
+#else
+#define VECCLUST_PREFETCH(address) ((void)(address))
+#endif
 #endif
 
 // Keep kernels passed to dispatch small (loops over arrays): flatten inlines every call in them.

@@ -5,11 +5,14 @@
 #include <cmath>    // std::fabs
 #include <cstddef>  // size_t
 #include <algorithm>  // std::max
-#include <cstdint>  // std::uint32_t, std::uintptr_t
+#include <cstdint>  // std::uint32_t, std::int64_t, std::uintptr_t
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define VECCLUST_SSE2 1
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>  // _BitScanForward
 #endif
 
 namespace vecclust::simd {
@@ -156,8 +159,8 @@ inline void copy_transposed_block_to(const double* src, size_t src_stride, size_
 
 // Copies `count` values with streaming stores where the destination is aligned.
 template <class T>
-inline void stream_copy(const T* src, T* dst, long count) {
-    long i = 0;
+inline void stream_copy(const T* src, T* dst, std::int64_t count) {
+    std::int64_t i = 0;  // not long: 32 bits on Windows
 #ifdef VECCLUST_SSE2
     if (reinterpret_cast<std::uintptr_t>(dst) % 16 == 0) {
         if constexpr (sizeof(T) == 4) {
@@ -182,6 +185,19 @@ constexpr size_t mirrored_block_width() {
     return sizeof(T) == 4 ? 4 : 2;
 }
 
-inline int lowest_bit(std::uint32_t mask) { return __builtin_ctz(mask); }
+// The index of the lowest set bit of a non-zero mask.
+inline int lowest_bit(std::uint32_t mask) {
+#if defined(__GNUC__)
+    return __builtin_ctz(mask);
+#elif defined(_MSC_VER)
+    unsigned long index;
+    _BitScanForward(&index, mask);
+    return static_cast<int>(index);
+#else
+    int index = 0;
+    while (!(mask & 1u)) mask >>= 1, ++index;
+    return index;
+#endif
+}
 
 }  // namespace vecclust::simd

@@ -11,6 +11,7 @@
 #include <utility>      // std::pair
 #include <vector>       // std::vector
 
+#include "vecclust/cpu/isa.hpp"  // VECCLUST_PREFETCH
 #include "vecclust/index/lane_sums.hpp"
 #include "vecclust/index/projected_codes.hpp"
 #include "vecclust/index/tenant_shortlists.hpp"
@@ -294,7 +295,7 @@ class IndexScan : public TenantShortlists {
         const size_t header_bytes = arena_.header_bytes();
         const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
         auto fetch = [](const void* p, size_t bytes) {
-            for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(static_cast<const char*>(p) + offset);
+            for (size_t offset = 0; offset < bytes; offset += 64) VECCLUST_PREFETCH(static_cast<const char*>(p) + offset);
         };
         auto offer_exact = [&](std::uint32_t v) {
             const lane_sums::SplitRow row{arena_.halves(v), stride_};

@@ -396,7 +396,11 @@ inline void code_sums(const float* query, const float* base, const float* step, 
                       float* out) {
     static_assert(ProjectedQuantizer::kDims == 32, "the kernels are written for 32 directions");
     isa::dispatch([&](auto at) {
+#ifdef VECCLUST_ISA_DISPATCH
         constexpr isa::Level level = decltype(at)::value;
+#else
+        (void)at;
+#endif
 #ifdef VECCLUST_ISA_DISPATCH
         if constexpr (level == isa::Level::avx512) return codes_detail::code_sums_avx512<kSquared>(query, base, step, codes, n, out);
         if constexpr (level == isa::Level::avx2) return codes_detail::code_sums_avx2<kSquared>(query, base, step, codes, n, out);

@@ -11,6 +11,7 @@
 #include <type_traits>  // std::conditional_t, std::extent_v
 
 #include "vecclust/base/common.hpp"
+#include "vecclust/cpu/isa.hpp"
 
 namespace vecclust {
 
@@ -49,11 +50,11 @@ constexpr int kTilePoints = sizeof(T) == 4 ? 4 : 2;
 // (centres stored transposed, centers_t[j * k_padded + c], k_padded a multiple of kLanes), and
 // the nearest two centres, from a row of distances or straight from the sums in registers.
 // GCC and Clang get explicit vectors of kBytes (isa::vector_bytes of the level the caller
-// dispatched to); other compilers the plain loops.
+// dispatched to); other compilers the plain loops, which add the same terms in the same order.
 namespace kernels {
 
-#if defined(__GNUC__)
-#define VECCLUST_INLINE inline __attribute__((always_inline))
+#ifdef VECCLUST_VECTOR_EXTENSIONS
+#define VECCLUST_INLINE VECCLUST_ALWAYS_INLINE
 
 // The squared distances from the tile's points to the kCentres centres from c0 on, summed in
 // registers and handed to sink(acc, c0) as acc[point][vector]: each centre row loaded serves

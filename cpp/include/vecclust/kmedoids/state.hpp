@@ -17,6 +17,7 @@
 #include <vector>     // std::vector
 
 #include "vecclust/base/common.hpp"
+#include "vecclust/cpu/isa.hpp"   // VECCLUST_PREFETCH
 #include "vecclust/cpu/simd.hpp"
 
 namespace vecclust {
@@ -104,7 +105,7 @@ class MedoidAssignment {
             T block[16];
             index_t o = 0;
             for (; o + 16 <= n_; o += 16) {
-                __builtin_prefetch(row_j + o + kPrefetchAhead);
+                VECCLUST_PREFETCH(row_j + o + kPrefetchAhead);
                 for (int t = 0; t < 16; ++t) block[t] = weights_[o + t] * row_j[o + t];
                 acc.add_block(block, o);
             }
@@ -112,7 +113,7 @@ class MedoidAssignment {
         } else {
             index_t o = 0;
             for (; o + 16 <= n_; o += 16) {
-                __builtin_prefetch(row_j + o + kPrefetchAhead);
+                VECCLUST_PREFETCH(row_j + o + kPrefetchAhead);
                 acc.add_block(row_j + o, o);
             }
             for (; o < n_; ++o) acc.add(row_j[o], o);
