@@ -1,4 +1,5 @@
 // Bindings for k-medoids, CLARA, CLARANS and the distance kernels.
+#include "kmedoids_result.hpp"
 #include "numpy_helpers.hpp"
 #include <optional>
 #include "vecclust/base/memory.hpp"
@@ -30,17 +31,6 @@ void require_square(const py::array& diss) {
     if (diss.shape(0) != diss.shape(1))
         throw py::value_error("the dissimilarity matrix must be square, got shape (" + std::to_string(diss.shape(0)) + ", " +
                               std::to_string(diss.shape(1)) + ")");
-}
-
-py::dict result_dict(KMedoidsResult&& r) {
-    py::dict out;
-    out["loss"] = r.loss;
-    out["medoids"] = to_numpy(std::move(r.medoids));
-    out["labels"] = to_numpy(std::move(r.labels));
-    out["n_iter"] = r.n_iter;
-    out["n_swaps"] = r.n_swaps;
-    out["converged"] = r.converged;
-    return out;
 }
 
 // ---------------------------------------------------------------- k-medoids

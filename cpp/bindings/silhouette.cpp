@@ -1,5 +1,6 @@
 // Bindings for choosing k: the silhouette, the medoid silhouette, and the k-medoids methods
 // that maximise the medoid silhouette (FasterMSC, DynMSC).
+#include "kmedoids_result.hpp"
 #include "numpy_helpers.hpp"
 #include "vecclust/base/memory.hpp"
 #include "vecclust/kmedoids/distance.hpp"
@@ -106,15 +107,9 @@ struct MscRun {
 };
 
 py::dict msc_dict(MscRun&& run) {
-    KMedoidsResult& r = run.result;
-    py::dict out;
+    py::dict out = result_dict(std::move(run.result));
     out["silhouette"] = run.silhouette;
     out["loss"] = run.deviation;
-    out["medoids"] = to_numpy(std::move(r.medoids));
-    out["labels"] = to_numpy(std::move(r.labels));
-    out["n_iter"] = r.n_iter;
-    out["n_swaps"] = r.n_swaps;
-    out["converged"] = r.converged;
     return out;
 }
 
