@@ -36,7 +36,7 @@ def outputs():
     out["KMeans"] = (m.cluster_centers_, m.labels_, m.inertia_, m.n_iter_)
     for covariance_type in ("full", "diag"):
         g = vc.GaussianMixture(5, covariance_type=covariance_type, random_state=0).fit(X)
-        out["GaussianMixture", covariance_type] = (g.means_, g.covariances_, g.weights_, g.lower_bound_)
+        out[f"GaussianMixture {covariance_type}"] = (g.means_, g.covariances_, g.weights_, g.lower_bound_)
     p = vc.PPP().fit(X)
     out["PPP"] = (p.n_clusters_, p.labels_)
     index = vc.MultiTenantIndex(12, random_state=0).train(X)
