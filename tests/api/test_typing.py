@@ -99,11 +99,16 @@ def test_stub_functions_have_the_runtime_parameters():
     assert checked > 30
 
 
-def mypy_run(*args: str) -> subprocess.CompletedProcess:
+def mypy_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     pytest.importorskip("mypy")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=PACKAGE.parent,
-                          timeout=600)
+    if PACKAGE.parent.name in ("site-packages", "dist-packages"):
+        # Installed: mypy finds it as an installed package. Run from an empty directory, for
+        # from site-packages every module there would look like the user's own.
+        env, cwd = dict(os.environ), tmp_path
+    else:  # a source tree (PYTHONPATH=python): mypy reads it from the current directory
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])}
+        cwd = PACKAGE.parent
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
 def test_stubtest_finds_the_stub_consistent(tmp_path):
@@ -111,13 +116,13 @@ def test_stubtest_finds_the_stub_consistent(tmp_path):
     # class's methods are still checked one by one.
     allowlist = tmp_path / "allowlist.txt"
     allowlist.write_text("vecclust._core.MultiTenantIndexCore\n")
-    result = mypy_run("mypy.stubtest", "vecclust._core", "--mypy-config-file", str(mypy_config(tmp_path)),
+    result = mypy_run(tmp_path, "mypy.stubtest", "vecclust._core", "--mypy-config-file", str(mypy_config(tmp_path)),
                       "--allowlist", str(allowlist))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_passes_on_the_package(tmp_path):
-    result = mypy_run("mypy", "--config-file", str(mypy_config(tmp_path)), "-p", "vecclust")
+    result = mypy_run(tmp_path, "mypy", "--config-file", str(mypy_config(tmp_path)), "-p", "vecclust")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
