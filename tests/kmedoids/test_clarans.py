@@ -6,6 +6,8 @@ against the final medoids, so the result is a swap-local optimum.
 """
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -266,3 +268,27 @@ def test_more_local_searches_never_hurt():
         five = CLARANS(8, n_local=5, refine=False, random_state=seed).fit(X)
         assert five.local_losses_[0] == one.inertia_
         assert five.inertia_ <= one.inertia_
+
+
+def test_swaps_whose_gain_is_rounding_end_the_search():
+    # 1-d cosine: every dissimilarity is 0 or 2 up to rounding, and the loss of the right split is
+    # rounding (4e-16). Swaps with gains of -4e-16 passed the relative threshold without lowering
+    # the loss, and CLARANS cycled through them for ever. Run in a child process with a timeout,
+    # so that a hang fails the test instead of the run.
+    script = """
+import numpy as np
+from vecclust import CLARANS
+X = np.array([2.1257302210933933, -0.1321048632913019, 1.640422650443282, 2.10490011715304, 0.46433062683888904,
+              0.36159505490948474, 3.3040000451301372, 2.9470809631292423, 1.2962647641930074, -1.2654214710460525,
+              -0.6232744625373522])[:, None]
+w = np.array([1.7160914166974566, 1.0391932935046773, 1.3835242193534436, 0.2792950792072963, 0.547993174198779,
+              2.0777483611421648, 2.0121306324079002, 1.9230783121475106, 1.2742971519332735, 2.9921878202097907,
+              2.946338948573444])
+for refine in (False, True):
+    m = CLARANS(2, metric="cosine", n_local=1, max_neighbor=0.1, random_state=0, refine=refine, n_threads=1)
+    m.fit(X, sample_weight=w)
+    print(sorted(np.sign(X[m.medoid_indices_, 0]).tolist()), m.inertia_ < 1e-12)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["[-1.0, 1.0] True"] * 2

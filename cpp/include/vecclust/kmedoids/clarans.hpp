@@ -96,13 +96,16 @@ ClaransResult fastclarans(const View& view, const T* weights, const ClaransOptio
                     break;
                 }
                 const index_t j = order[static_cast<size_t>((cursor + hit.position) % n)];
+                const double before = loss;
                 swapper.swap(hit.gain.slot, j);
                 loss = state.loss();
                 losses.push_back(loss);
                 run.n_iter += static_cast<int>(hit.position + 1);
                 ++run.n_swaps;
                 cursor = (cursor + hit.position + 1) % n;
-                failures = 0;
+                // A swap whose gain was rounding (the loss did not drop) is no progress: counting it
+                // as a failure ends the search where such swaps could otherwise cycle for ever.
+                failures = loss < before ? 0 : failures + hit.position + 1;
             }
             run = state.finish(std::move(run), loss);
         }
