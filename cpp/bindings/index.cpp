@@ -35,7 +35,7 @@ int search_threads(int n_threads, index_t m) {
 
 // The k nearest of each query, for one tenant (n_tenants == 1) or one per query.
 py::dict search(const MultiTenantIndex& index, const py::array& queries, const std::int64_t* tenants, index_t n_tenants,
-                index_t k, index_t budget, int n_threads) {
+                index_t k, index_t budget, bool exact, int n_threads) {
     const float* q = rows_of(queries, index.options().dim, "Q");
     const index_t n_queries = queries.shape(0);
     auto distances = new_matrix<float>(n_queries, k);
@@ -44,7 +44,7 @@ py::dict search(const MultiTenantIndex& index, const py::array& queries, const s
     std::int64_t* i_out = ids.mutable_data();
     without_gil([&] {
         Control control = make_control(search_threads(n_threads, n_queries));
-        index.search(q, n_queries, tenants, n_tenants, k, budget, d_out, i_out, control);
+        index.search(q, n_queries, tenants, n_tenants, k, budget, exact, d_out, i_out, control);
         return 0;
     });
     py::dict out;
@@ -83,7 +83,7 @@ void bind_index(py::module_& m) {
     using Index = MultiTenantIndex;
     py::class_<Index>(m, "MultiTenantIndexCore", "The C++ multi-tenant index (private; use vecclust.MultiTenantIndex).")
         .def(py::init([](index_t dim, const std::string& metric, index_t branching_factor, index_t split_threshold,
-                         double bloom_fpr, std::uint64_t seed) {
+                         double bloom_fpr, std::uint64_t seed, const std::string& sign_codes) {
                  IndexOptions options;
                  options.dim = dim;
                  options.metric = parse_index_metric(metric);
@@ -91,15 +91,17 @@ void bind_index(py::module_& m) {
                  options.split_threshold = split_threshold;
                  options.bloom_fpr = bloom_fpr;
                  options.seed = seed;
+                 options.sign_codes = parse_sign_codes(sign_codes);
                  return std::make_unique<Index>(options);
              }),
              py::kw_only(), py::arg("dim"), py::arg("metric"), py::arg("branching_factor"), py::arg("split_threshold"),
-             py::arg("bloom_fpr"), py::arg("seed"))
+             py::arg("bloom_fpr"), py::arg("seed"), py::arg("sign_codes"))
         .def_property_readonly("dim", [](const Index& self) { return self.options().dim; })
         .def_property_readonly("metric", [](const Index& self) { return std::string(metric_name(self.options().metric)); })
         .def_property_readonly("branching_factor", [](const Index& self) { return self.options().branching_factor; })
         .def_property_readonly("split_threshold", [](const Index& self) { return self.options().split_threshold; })
         .def_property_readonly("bloom_fpr", [](const Index& self) { return self.options().bloom_fpr; })
+        .def_property_readonly("sign_codes", [](const Index& self) { return std::string(sign_codes_name(unlocked([&] { return self.options(); }).sign_codes)); })
         .def_property_readonly("trained", [](const Index& self) { return unlocked([&] { return self.trained(); }); })
         .def(
             "train",
@@ -149,17 +151,17 @@ void bind_index(py::module_& m) {
         .def("remove_tenant", &Index::remove_tenant, py::kw_only(), py::arg("tenant"), py::call_guard<py::gil_scoped_release>())
         .def(
             "search",
-            [](const Index& self, const py::array& queries, const py::array& tenants, index_t k, index_t budget, int n_threads) {
-                return search(self, queries, ids_of(tenants, "tenants"), tenants.shape(0), k, budget, n_threads);
+            [](const Index& self, const py::array& queries, const py::array& tenants, index_t k, index_t budget, bool exact, int n_threads) {
+                return search(self, queries, ids_of(tenants, "tenants"), tenants.shape(0), k, budget, exact, n_threads);
             },
-            py::arg("Q"), py::arg("tenants"), py::kw_only(), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
+            py::arg("Q"), py::arg("tenants"), py::kw_only(), py::arg("k"), py::arg("budget"), py::arg("exact"), py::arg("n_threads"),
             "The k nearest vectors of each query for its tenant: a dict of distances and ids (m x k).")
         .def(
             "search_tenant",
-            [](const Index& self, const py::array& queries, std::int64_t tenant, index_t k, index_t budget, int n_threads) {
-                return search(self, queries, &tenant, 1, k, budget, n_threads);
+            [](const Index& self, const py::array& queries, std::int64_t tenant, index_t k, index_t budget, bool exact, int n_threads) {
+                return search(self, queries, &tenant, 1, k, budget, exact, n_threads);
             },
-            py::arg("Q"), py::kw_only(), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("n_threads"),
+            py::arg("Q"), py::kw_only(), py::arg("tenant"), py::arg("k"), py::arg("budget"), py::arg("exact"), py::arg("n_threads"),
             "search() with one tenant for every query.")
         .def("__len__", &Index::size, py::call_guard<py::gil_scoped_release>())
         .def("n_nodes", &Index::n_nodes, py::call_guard<py::gil_scoped_release>())

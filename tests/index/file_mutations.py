@@ -89,13 +89,14 @@ def layout(data: bytes) -> Layout:
     p.value("version", "u32")
     dim = p.value("dim", "u64")
     for name, kind in [("metric", "u32"), ("branching_factor", "u64"), ("split_threshold", "u64"), ("bloom_fpr", "f64"),
-                       ("seed", "u64"), ("trained", "u8")]:
+                       ("seed", "u64"), ("sign_codes", "u32"), ("trained", "u8")]:
         p.value(name, kind)
     nodes = p.array("nodes", ["u32", "u32", "u32", "u32"])
     p.items("centroids", ["f32"] * dim, len(nodes))
     p.array("basis", ["f64"])
     p.array("base", ["f32"])
     p.array("step", ["f32"])
+    p.array("sign_centre", ["f32"])
     p.array("tenants", ["i64", "u64"])
     p.array("free_tenants", ["u32"])
     n_slots = p.value("slots.count", "u64")

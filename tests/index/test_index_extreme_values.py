@@ -103,7 +103,7 @@ def test_bloom_fpr_below_the_probe_limit_is_refused(bloom_fpr):
     with pytest.raises(ValueError, match=r"bloom_fpr must be in \[2\^-64, 1\)"):
         from vecclust import _core
         _core.MultiTenantIndexCore(dim=DIM, metric="l2", branching_factor=32, split_threshold=256,
-                                   bloom_fpr=bloom_fpr, seed=0)
+                                   bloom_fpr=bloom_fpr, seed=0, sign_codes="off")
 
 
 def test_bloom_fpr_at_the_probe_limit_works(data):

@@ -25,8 +25,8 @@ enum class Level : int { baseline = 0, avx2 = 1, avx512 = 2 };  // baseline: SSE
 // (aarch64, MSVC) every kernel runs its baseline build.
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(VECCLUST_PORTABLE)
 #define VECCLUST_ISA_DISPATCH 1
-#define VECCLUST_TARGET_AVX2 __attribute__((target("avx2")))
-#define VECCLUST_TARGET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
+#define VECCLUST_TARGET_AVX2 __attribute__((target("avx2,popcnt")))  // every AVX2 CPU has POPCNT
+#define VECCLUST_TARGET_AVX512 __attribute__((target("avx2,popcnt,avx512f,avx512vl,avx512bw,avx512dq")))
 #endif
 
 inline Level detected() {

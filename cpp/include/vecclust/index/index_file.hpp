@@ -19,7 +19,9 @@ namespace mt_detail {
 
 class IndexFile : public InvariantChecker {
   public:
-    static constexpr std::uint32_t kFormatVersion = 3;
+    // 4 added sign codes (their option and centre); files of version 3 load without them.
+    static constexpr std::uint32_t kFormatVersion = 4;
+    static constexpr std::uint32_t kOldestVersion = 3;
 
   protected:
     using InvariantChecker::InvariantChecker;
@@ -35,6 +37,7 @@ class IndexFile : public InvariantChecker {
         w.value<std::uint64_t>(static_cast<std::uint64_t>(options_.split_threshold));
         w.value<double>(options_.bloom_fpr);
         w.value<std::uint64_t>(options_.seed);
+        w.value<std::uint32_t>(static_cast<std::uint32_t>(options_.sign_codes));
         w.value<std::uint8_t>(trained_ ? 1 : 0);
         const index_t d = options_.dim;
 
@@ -43,6 +46,7 @@ class IndexFile : public InvariantChecker {
         w.array(quantizer_.basis());
         w.array(quantizer_.base());
         w.array(quantizer_.step());
+        w.array(sign_.centre());
 
         w.array(tenants_);
         w.array(free_tenants_);
@@ -79,15 +83,15 @@ class IndexFile : public InvariantChecker {
     }
 
     // The header of a file: its magic, version and options.
-    static IndexOptions read_options(Reader& r, std::uint64_t size) {
+    static IndexOptions read_options(Reader& r, std::uint64_t size, std::uint32_t& version) {
         char magic[sizeof kMagic];
         if (size < sizeof kMagic) throw CorruptIndex("not a vecclust index (too short)");
         r.bytes(magic, sizeof magic);
         if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CorruptIndex("not a vecclust index (bad magic)");
-        const auto version = r.value<std::uint32_t>();
-        if (version != kFormatVersion)
+        version = r.value<std::uint32_t>();
+        if (version < kOldestVersion || version > kFormatVersion)
             throw CorruptIndex("unsupported index format version " + std::to_string(version) + " (this version reads " +
-                               std::to_string(kFormatVersion) + ")");
+                               std::to_string(kOldestVersion) + " to " + std::to_string(kFormatVersion) + ")");
         // The constructor's limits (IndexSettings), checked here so that the error names the field.
         IndexOptions options;
         options.dim = static_cast<index_t>(bounded(r.value<std::uint64_t>(), 1, std::uint64_t(1) << 20, "dim"));
@@ -100,6 +104,7 @@ class IndexFile : public InvariantChecker {
         options.seed = r.value<std::uint64_t>();
         if (!(options.bloom_fpr >= mt_detail::kMinBloomFpr && options.bloom_fpr < 1.0))
             throw CorruptIndex("corrupt index: bloom_fpr outside [2^-64, 1)");
+        if (version >= 4) options.sign_codes = static_cast<SignCodes>(bounded(r.value<std::uint32_t>(), 0, 2, "sign_codes"));
         return options;
     }
 
@@ -107,10 +112,12 @@ class IndexFile : public InvariantChecker {
     // checked against the others before it is used, by the part that owns it, and the whole
     // must then pass the invariant checker: a crafted file with a valid checksum raises
     // CorruptIndex naming the field instead of leaving an index that later crashes.
-    void read_body(Reader& r) {
+    void read_body(Reader& r, std::uint32_t version) {
         const auto trained = r.value<std::uint8_t>();
         if (trained > 1) throw CorruptIndex("corrupt index: the trained flag is " + std::to_string(trained) + ", not 0 or 1");
         trained_ = trained == 1;
+        if (trained_ && options_.sign_codes == SignCodes::automatic)
+            throw CorruptIndex("corrupt index: a trained index with sign_codes still 'auto'");
         const index_t d = options_.dim;
 
         nodes_ = r.array<Node>(kNone);
@@ -129,6 +136,12 @@ class IndexFile : public InvariantChecker {
         if (trained_ ? !quantizer_.restore(std::move(basis), std::move(base), std::move(step), d)
                        : !(basis.empty() && base.empty() && step.empty()))
             throw CorruptIndex("corrupt index: bad code grids (sizes, finiteness or basis)");
+        std::vector<float> centre = version >= 4 ? r.array<float>(static_cast<std::uint64_t>(d)) : std::vector<float>();
+        const bool signed_codes = trained_ && options_.sign_codes == SignCodes::on;
+        bool centre_ok = centre.size() == (signed_codes ? static_cast<size_t>(d) : 0);
+        for (float c : centre) centre_ok = centre_ok && std::fabs(c) <= largest_magnitude();  // also false for NaN
+        if (!centre_ok) throw CorruptIndex("corrupt index: bad sign-code centre (size, finiteness or magnitude)");
+        if (signed_codes) sign_.restore(std::move(centre), options_.seed);
 
         tenants_ = r.array<mt_detail::TenantRecord>(kNone - 1);
         free_tenants_ = r.array<std::uint32_t>(tenants_.size());

@@ -49,6 +49,26 @@ struct InvariantViolation : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Sign codes (sign_codes.hpp) beside the projected ones: auto turns them on at train() when
+// dim >= 64, where the 32 projected directions leave too much of a vector unbounded.
+enum class SignCodes : std::uint32_t { off = 0, on = 1, automatic = 2 };
+
+inline SignCodes parse_sign_codes(const std::string& name) {
+    if (name == "off") return SignCodes::off;
+    if (name == "on") return SignCodes::on;
+    if (name == "auto") return SignCodes::automatic;
+    throw std::invalid_argument("unknown sign_codes '" + name + "' (use 'on', 'off' or 'auto')");
+}
+
+inline const char* sign_codes_name(SignCodes value) {
+    switch (value) {
+        case SignCodes::off: return "off";
+        case SignCodes::on: return "on";
+        case SignCodes::automatic: return "auto";
+    }
+    return "?";
+}
+
 struct IndexOptions {
     index_t dim = 0;
     IndexMetric metric = IndexMetric::l2;
@@ -56,6 +76,7 @@ struct IndexOptions {
     index_t split_threshold = 256;
     double bloom_fpr = 0.01;
     std::uint64_t seed = 0;
+    SignCodes sign_codes = SignCodes::off;
 };
 
 struct IndexMemory {

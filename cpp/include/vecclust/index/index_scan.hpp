@@ -144,6 +144,10 @@ struct SearchScratch {
     std::vector<float> sums;
     TopK top;
     FirstPassBound bound;
+    SignQuery sign;         // the query for the sign codes ...
+    std::vector<const unsigned char*> sign_lines;
+    std::vector<double> sign_bounds;
+    bool use_sign = false;  // ... when the index has them and the search may use probable bounds
 };
 
 inline bool frontier_after(const FrontierNode& a, const FrontierNode& b) {
@@ -154,7 +158,8 @@ class IndexScan : public TenantShortlists {
   protected:
     using TenantShortlists::TenantShortlists;
 
-    void search_one(const float* query_in, std::uint32_t t, index_t k, index_t budget, mt_detail::SearchScratch& s,
+    // exact: rule vectors out by rigorous bounds only (not by the sign codes' probable ones).
+    void search_one(const float* query_in, std::uint32_t t, index_t k, index_t budget, bool exact, mt_detail::SearchScratch& s,
                     float* out_distances, std::int64_t* out_ids) const {
         std::fill(out_distances, out_distances + k, std::numeric_limits<float>::infinity());
         std::fill(out_ids, out_ids + k, std::int64_t(-1));
@@ -168,6 +173,8 @@ class IndexScan : public TenantShortlists {
         for (index_t j = 0; j < options_.dim; ++j) query_norm2 += static_cast<double>(q[j]) * q[j];
         s.bound.reset(options_.metric, sum_rounding_, sum_underflow_, std::sqrt(query_norm2) * (1.0 + 1e-9));
         set_code_query(q, query_norm2, s);
+        s.use_sign = !exact && sign_.enabled();
+        if (s.use_sign) sign_.prepare(q, query_norm2, s.sign);
         s.top.reset(k);
         // The walk visits only nodes with shortlists of t at or below them (t's shortlists in a
         // subtree are consecutive in preorder): the nodes the filters admit, less their false
@@ -320,6 +327,7 @@ class IndexScan : public TenantShortlists {
             code_sums<kMetric == IndexMetric::l2>(s.projection.data(), quantizer_.base().data(), quantizer_.step().data(), s.codes.data(),
                                                   end - begin, s.sums.data());
             code_lower_bounds<kMetric>(ids.data() + begin, s.sums.data(), end - begin, s, s.lower_bounds.data() + begin);
+            if (s.use_sign) sign_lower_bounds<kMetric>(ids.data() + begin, end - begin, s, s.lower_bounds.data() + begin);
         }
 
         // (2) The k vectors with the lowest bounds (a max-heap of (bound, position)).
@@ -378,6 +386,23 @@ class IndexScan : public TenantShortlists {
                 if (!s.bound.excludes(high_sum, arena_.bounds(v).half_slack)) offer_exact(v);
             }
             s.finalists.swap(s.next_finalists);
+        }
+    }
+
+    // Raises the bounds out[i] of the vectors ids[i], i < n, to the probable ones of their sign
+    // codes (sign_codes.hpp): ip and cosine from the bound on ||x - q||^2, as
+    // -q.x = (||x - q||^2 - ||x||^2 - ||q||^2) / 2 and, for unit vectors, 1 - q.x = ||x - q||^2 / 2.
+    template <IndexMetric kMetric>
+    void sign_lower_bounds(const std::uint32_t* ids, size_t n, mt_detail::SearchScratch& s, double* out) const {
+        s.sign_lines.resize(n);
+        s.sign_bounds.resize(n);
+        for (size_t i = 0; i < n; ++i) s.sign_lines[i] = arena_.sign_line(ids[i]);
+        sign_.l2_lower_bounds(s.sign_lines.data(), n, s.sign, s.sign_bounds.data());
+        for (size_t i = 0; i < n; ++i) {
+            double bound = s.sign_bounds[i];
+            if constexpr (kMetric == IndexMetric::ip) bound = 0.5 * (bound - sign_.norm2(s.sign_lines[i]) - s.sign.norm2);
+            else if constexpr (kMetric == IndexMetric::cosine) bound *= 0.5;
+            out[i] = std::max(out[i], bound);
         }
     }
 

@@ -86,6 +86,9 @@ class MultiTenantIndex : private mt_detail::IndexFile {
             build_tree(data, n, pool);  // the one step that polls control: nothing is changed before it ends
         }
         quantizer_.fit(data.data(), n, d, options_.seed);
+        if (options_.sign_codes == SignCodes::automatic) options_.sign_codes = d >= 64 ? SignCodes::on : SignCodes::off;
+        if (options_.sign_codes == SignCodes::on) sign_.fit(data.data(), n, d, options_.seed);
+        arena_.init(stride_, sign_line_bytes());  // the index holds no vectors yet
         filters_.assign(nodes_.size(), BloomFilter());
         shortlists_.assign(tenants_.size(), {});
         n_shortlists_ = 0;
@@ -243,7 +246,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     // The k nearest vectors that each query's tenant may see: queries is m x dim; tenants holds
     // one tenant for all queries (n_tenants == 1) or one per query. Writes m x k distances and
     // external ids, padded with +inf / -1. budget >= the tenant's size gives exact results.
-    void search(const float* queries, index_t m, const std::int64_t* tenants, index_t n_tenants, index_t k, index_t budget,
+    void search(const float* queries, index_t m, const std::int64_t* tenants, index_t n_tenants, index_t k, index_t budget, bool exact,
                 float* out_distances, std::int64_t* out_ids, Control& control) const {
         std::shared_lock<std::shared_mutex> lock(mutex_);
         require(trained_, "search() before train(): the index is empty and untrained");
@@ -264,7 +267,7 @@ class MultiTenantIndex : private mt_detail::IndexFile {
         auto run_task = [&](index_t task) {
             thread_local mt_detail::SearchScratch scratch;  // no allocations per query once warm
             for (index_t i = task * kQueriesPerTask; i < std::min(m, (task + 1) * kQueriesPerTask); ++i)
-                search_one(queries + i * options_.dim, internal[n_tenants == 1 ? 0 : i], k, budget, scratch,
+                search_one(queries + i * options_.dim, internal[n_tenants == 1 ? 0 : i], k, budget, exact, scratch,
                            out_distances + i * k, out_ids + i * k);
         };
         if (control.n_threads() <= 1 || n_tasks <= 1) {  // the common single-query call: no pool at all
@@ -390,9 +393,10 @@ class MultiTenantIndex : private mt_detail::IndexFile {
     // else raises CorruptIndex.
     static std::unique_ptr<MultiTenantIndex> load(ByteSource& source, std::uint64_t size) {
         Reader r(source, size);
-        const IndexOptions options = read_options(r, size);
+        std::uint32_t version = 0;
+        const IndexOptions options = read_options(r, size, version);
         auto index = std::make_unique<MultiTenantIndex>(options);
-        index->read_body(r);
+        index->read_body(r, version);
         return index;
     }
 

@@ -20,6 +20,7 @@
 #include "vecclust/index/index_options.hpp"
 #include "vecclust/index/lane_sums.hpp"
 #include "vecclust/index/projected_codes.hpp"
+#include "vecclust/index/sign_codes.hpp"
 
 namespace vecclust {
 namespace mt_detail {
@@ -96,11 +97,13 @@ struct CodeBounds {
 // each pass of a scan reads only what it needs.
 class VectorArena {
   public:
-    void init(index_t stride) {
+    // sign_bytes: the sign code's line(s), after the first line, or 0 (see SignQuantizer).
+    void init(index_t stride, size_t sign_bytes) {
         stride_ = stride;
         code_bytes_ = static_cast<size_t>(ProjectedQuantizer::kDims);
         label_offset_ = (code_bytes_ + sizeof(CodeBounds) + 7) / 8 * 8;
-        header_bytes_ = (label_offset_ + sizeof(std::int64_t) + 63) / 64 * 64;
+        sign_offset_ = (label_offset_ + sizeof(std::int64_t) + 63) / 64 * 64;
+        header_bytes_ = sign_offset_ + sign_bytes;
         slot_bytes_ = header_bytes_ + static_cast<size_t>(stride) * sizeof(float);
         // Blocks of at least 4 MiB (whole huge pages for the common dimensions), 1024+ slots.
         block_shift_ = 10;
@@ -126,6 +129,7 @@ class VectorArena {
     void store_label(std::uint32_t slot, std::int64_t value) {
         std::memcpy(const_cast<std::uint8_t*>(code(slot)) + label_offset_, &value, sizeof value);
     }
+    const unsigned char* sign_line(std::uint32_t slot) const { return code(slot) + sign_offset_; }
     // The high halves of the slot's row, followed by its low halves.
     const std::uint16_t* halves(std::uint32_t slot) const { return reinterpret_cast<const std::uint16_t*>(code(slot) + header_bytes_); }
     size_t header_bytes() const { return header_bytes_; }
@@ -155,7 +159,7 @@ class VectorArena {
 
   private:
     index_t stride_ = 0;
-    size_t code_bytes_ = 0, label_offset_ = 0, header_bytes_ = 0, slot_bytes_ = 0;
+    size_t code_bytes_ = 0, label_offset_ = 0, sign_offset_ = 0, header_bytes_ = 0, slot_bytes_ = 0;
     int block_shift_ = 10;
     std::vector<std::unique_ptr<ZeroedBlock>> blocks_;
 };
@@ -163,14 +167,23 @@ class VectorArena {
 // The vectors by internal slot, with their codes, owners, leaves and access lists.
 class VectorStore : public IndexSettings {
   protected:
-    explicit VectorStore(const IndexOptions& options) : IndexSettings(options) { arena_.init(stride_); }
+    explicit VectorStore(const IndexOptions& options) : IndexSettings(options) { arena_.init(stride_, sign_line_bytes()); }
 
-    // Stores a padded row (normalised already for cosine) in slot v, with its code and bounds.
+    // The arena's room for sign codes: none unless they are on (train() resolves "auto").
+    size_t sign_line_bytes() const {
+        return options_.sign_codes == SignCodes::on ? SignQuantizer::line_bytes_for(options_.dim) : 0;
+    }
+
+    // Stores a padded row (normalised already for cosine) in slot v, with its codes and bounds.
     void store_vector(std::uint32_t v, const float* row) {
         std::uint8_t code[ProjectedQuantizer::kDims];
         const mt_detail::CodeBounds bounds = encode(row, code);
         arena_.store(v, row);
         arena_.store_header(v, code, bounds);
+        if (sign_.enabled()) {
+            std::vector<float> work;
+            sign_.encode(row, const_cast<unsigned char*>(arena_.sign_line(v)), work);
+        }
     }
 
     // The row's code and what a scan needs to judge the row from it (see code_lower_bounds).
@@ -263,6 +276,7 @@ class VectorStore : public IndexSettings {
 
     VectorArena arena_;
     ProjectedQuantizer quantizer_;  // the basis and grids of the vectors' codes, fitted by train()
+    SignQuantizer sign_;            // the centre and rotation of the sign codes, when they are on
     std::vector<std::uint32_t> owners_;  // kNone marks a free slot
     std::vector<std::uint32_t> leaves_;
     std::vector<std::vector<std::uint32_t>> access_;  // sorted internal tenant ids
