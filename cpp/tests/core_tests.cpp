@@ -374,7 +374,7 @@ SearchOutput search(const MultiTenantIndex& index, const std::vector<float>& q, 
     out.distances.resize(static_cast<size_t>(m * k));
     out.ids.resize(static_cast<size_t>(m * k));
     Control control(2);
-    index.search(q.data(), m, &tenant, 1, k, budget, out.distances.data(), out.ids.data(), control);
+    index.search(q.data(), m, &tenant, 1, k, budget, /*exact=*/true, out.distances.data(), out.ids.data(), control);
     return out;
 }
 
@@ -453,6 +453,51 @@ std::string test_index() {
 
 // ------------------------------------------------------------------ every area, at one level
 
+// Sign codes: the probable bound holds for all but a few of the pairs (kConfidence = 3 standard
+// deviations: about 0.1% expected), is never far below the distance, and rotates without
+// changing a vector's norm. Returns the bounds (for the bit-identity check across levels).
+std::vector<double> test_sign_codes() {
+    using mt_detail::SignQuantizer;
+    const index_t n = 1000, d = 200;
+    Rng rng(5);
+    std::vector<float> x(static_cast<size_t>(n * d));
+    for (float& v : x) v = static_cast<float>(rng.uniform() - 0.5);
+    SignQuantizer codes;
+    codes.fit(x.data(), n, d, 11);
+    const size_t line = codes.line_bytes();
+    check(line == 64, "sign codes: 200 dimensions take one cache line");
+    std::vector<unsigned char> lines(static_cast<size_t>(n) * line);
+    std::vector<const unsigned char*> pointers(static_cast<size_t>(n));
+    std::vector<float> work;
+    for (index_t i = 0; i < n; ++i) {
+        pointers[static_cast<size_t>(i)] = lines.data() + static_cast<size_t>(i) * line;
+        codes.encode(x.data() + i * d, lines.data() + static_cast<size_t>(i) * line, work);
+    }
+    std::vector<double> all, bounds(static_cast<size_t>(n));
+    mt_detail::SignQuery query;
+    index_t above = 0, pairs = 0;
+    double gap = 0.0;
+    for (index_t qi = 0; qi < 20; ++qi) {
+        const float* q = x.data() + (qi * 37 % n) * d;
+        double norm2 = 0.0, offset2 = 0.0;
+        for (index_t j = 0; j < d; ++j) norm2 += double(q[j]) * q[j], offset2 += std::pow(double(q[j]) - codes.centre()[size_t(j)], 2);
+        codes.prepare(q, norm2, query);
+        check(close(query.norm, std::sqrt(offset2), 1e-5), "sign codes: the rotation keeps norms");
+        codes.l2_lower_bounds(pointers.data(), static_cast<size_t>(n), query, bounds.data());
+        for (index_t i = 0; i < n; ++i) {
+            double exact = 0.0;
+            for (index_t j = 0; j < d; ++j) exact += std::pow(double(x[size_t(i * d + j)]) - q[j], 2);
+            above += bounds[size_t(i)] > exact;
+            gap += exact - bounds[size_t(i)];
+            ++pairs;
+        }
+        all.insert(all.end(), bounds.begin(), bounds.end());
+    }
+    check(above * 200 <= pairs, "sign codes: the probable bound holds for 99.5% of pairs");
+    check(gap / static_cast<double>(pairs) < 0.25 * 2.0 * d / 12.0, "sign codes: the bound is within a quarter of the mean distance");
+    return all;
+}
+
 struct Results {
     std::vector<std::vector<float>> distances_f;
     std::vector<std::vector<double>> distances_d;
@@ -460,10 +505,11 @@ struct Results {
     std::vector<float> kmeans_f;
     std::vector<double> kmeans_d, gmm_f, gmm_d;
     std::string index;
+    std::vector<double> sign_codes;
     bool operator==(const Results& o) const {
         return distances_f == o.distances_f && distances_d == o.distances_d && medoids_f == o.medoids_f &&
                medoids_d == o.medoids_d && kmeans_f == o.kmeans_f && kmeans_d == o.kmeans_d && gmm_f == o.gmm_f &&
-               gmm_d == o.gmm_d && index == o.index;
+               gmm_d == o.gmm_d && index == o.index && sign_codes == o.sign_codes;
     }
 };
 
@@ -478,6 +524,7 @@ Results run_all() {
     r.gmm_f = test_gmm<float>();
     r.gmm_d = test_gmm<double>();
     r.index = test_index();
+    r.sign_codes = test_sign_codes();
     return r;
 }
 

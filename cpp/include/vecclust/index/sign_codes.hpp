@@ -57,6 +57,7 @@ struct SignFacts {
 // A query prepared for sign codes (per-thread scratch, reused).
 struct SignQuery {
     std::vector<float> rotated;         // u
+    std::vector<float> work;
     std::vector<std::uint64_t> planes;  // bit j of each rounded coordinate, 64 dimensions a word
     double low = 0.0, step = 0.0;       // u_i ~= low + step * level_i
     double sum = 0.0;                   // sum u_i
@@ -124,7 +125,8 @@ class SignQuantizer {
             offset2 += r * r;
             norm2 += static_cast<double>(row[j]) * row[j];
         }
-        rotate(row, work);
+        std::vector<float> scratch;
+        rotate(row, work, scratch);
         std::vector<std::uint64_t> bits(words_, 0);
         double abs_sum = 0.0, rotated2 = 0.0;
         for (index_t i = 0; i < padded_; ++i) {
@@ -145,7 +147,7 @@ class SignQuantizer {
     }
 
     void prepare(const float* q, double query_norm2, SignQuery& out) const {
-        rotate(q, out.rotated);
+        rotate(q, out.rotated, out.work);
         double low = out.rotated[0], high = low, sum = 0.0, norm2 = 0.0;
         for (float v : out.rotated) {
             low = std::min(low, static_cast<double>(v));
@@ -160,15 +162,16 @@ class SignQuantizer {
         out.norm = std::sqrt(norm2);
         out.norm2 = query_norm2;
         out.planes.assign(words_ * kQueryBits, 0);
+        const double inverse_step = out.step > 0.0 ? 1.0 / out.step : 0.0;
         double rounding_sum = 0.0, rounding2 = 0.0;
         for (index_t i = 0; i < padded_; ++i) {
             const double v = out.rotated[static_cast<size_t>(i)];
-            const int level = out.step > 0.0 ? static_cast<int>(std::min<long>(kTop, std::max<long>(0, std::lround((v - low) / out.step)))) : 0;
-            const double e = v - (low + out.step * level);
+            const auto level = static_cast<std::uint64_t>(std::min(static_cast<double>(kTop), (v - low) * inverse_step + 0.5));  // v >= low
+            const double e = v - (low + out.step * static_cast<double>(level));
             rounding_sum += e;
             rounding2 += e * e;
-            for (int b = 0; b < kQueryBits; ++b)
-                if (level >> b & 1) out.planes[static_cast<size_t>(b) * words_ + static_cast<size_t>(i / 64)] |= std::uint64_t(1) << (i % 64);
+            std::uint64_t* word = out.planes.data() + static_cast<size_t>(i / 64);
+            for (int b = 0; b < kQueryBits; ++b) word[static_cast<size_t>(b) * words_] |= (level >> b & 1) << (i % 64);
         }
         out.rounding_sum = rounding_sum;
         out.rounding_norm = std::sqrt(rounding2);
@@ -210,12 +213,13 @@ class SignQuantizer {
     }
 
   private:
-    // work = R (row - c), padded to D.
-    void rotate(const float* row, std::vector<float>& work) const {
+    // work = R (row - c), padded to D; swap is scratch.
+    void rotate(const float* row, std::vector<float>& work, std::vector<float>& swap) const {
         const auto d = static_cast<size_t>(padded_);
         work.assign(d, 0.0f);
+        swap.resize(d);
         for (index_t j = 0; j < dim_; ++j) work[static_cast<size_t>(j)] = row[j] - centre_[static_cast<size_t>(j)];
-        std::vector<float> swap(d);
+        isa::dispatch<isa::Level::avx2>([&](auto) {
         for (int r = 0; r < kRounds; ++r) {
             const float* s = signs_.data() + static_cast<size_t>(r) * d;
             for (size_t i = 0; i < d; ++i) work[i] *= s[i];
@@ -236,6 +240,7 @@ class SignQuantizer {
                 work.swap(swap);
             }
         }
+        });
     }
 
     index_t dim_ = 0, padded_ = 0;
