@@ -82,12 +82,13 @@ def test_probable_bounds_find_the_true_neighbours_with_exact_distances(metric):
     assert set(found.ravel()) <= set(ids)
 
 
-def test_auto_turns_the_codes_on_from_dim_64():
+def test_auto_turns_the_codes_on_for_spread_data_from_dim_64():
     rng = np.random.default_rng(0)
-    for dim, expected in ((63, "off"), (64, "on")):
-        index = MultiTenantIndex(dim, random_state=0)
+    low_rank = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 64)) + 0.01 * rng.normal(size=(200, 64))
+    for X, expected in ((rng.normal(size=(200, 63)), "off"), (rng.normal(size=(200, 64)), "on"), (low_rank, "off")):
+        index = MultiTenantIndex(X.shape[1], random_state=0)
         assert index.sign_codes == "auto" and index.get_params()["sign_codes"] == "auto"
-        index.train(rng.normal(size=(50, dim)).astype(np.float32))
+        index.train(X.astype(np.float32))
         assert index.sign_codes == expected
     memory = {}
     X, _ = spread_data(n=300, dim=64)

@@ -96,12 +96,14 @@ class MultiTenantIndex:
         sets ceil(log2(1 / bloom_fpr)) bits.
     sign_codes : {"auto", "on", "off"}, default="auto"
         Also store a sign code of each vector (one bit per dimension of the randomly rotated,
-        centred vector, as in RaBitQ; 64 bytes a vector at dim 384): its bound stays tight
-        when the data's variance is spread over hundreds of directions, as with sentence
-        embeddings, where the 32 projected directions of the main code leave most of each
-        vector unbounded. Its bound is probable, not rigorous (a true neighbour is missed only
-        when its estimate is 4 standard deviations off); ``search(..., exact=True)`` uses the
-        rigorous bounds alone. "auto" turns them on at `train` when dim >= 64.
+        centred vector, as in RaBitQ; 64 bytes a vector at dim 384), which a search then reads
+        instead of the main code, the projection on the data's 32 main directions. Its bound
+        stays tight when the variance is spread over hundreds of directions, as with sentence
+        embeddings, where the projection leaves most of each vector unbounded; but it is
+        probable, not rigorous: a true neighbour is missed only when its estimate is more than
+        3 standard deviations off (``search(..., exact=True)`` uses the rigorous bounds).
+        "auto" turns them on at `train` when dim >= 64 and the 32 main directions hold less
+        than 90% of the training data's energy.
     random_state : int, RandomState, Generator or None
         Seeds the k-means of `train`; a fixed value gives the identical tree.
     n_threads : int or None

@@ -50,7 +50,7 @@ struct InvariantViolation : std::runtime_error {
 };
 
 // Sign codes (sign_codes.hpp) beside the projected ones: auto turns them on at train() when
-// dim >= 64, where the 32 projected directions leave too much of a vector unbounded.
+// dim >= 64 and the 32 projected directions leave too much of the data unbounded.
 enum class SignCodes : std::uint32_t { off = 0, on = 1, automatic = 2 };
 
 inline SignCodes parse_sign_codes(const std::string& name) {

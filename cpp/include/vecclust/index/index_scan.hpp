@@ -172,9 +172,9 @@ class IndexScan : public TenantShortlists {
         double query_norm2 = 0.0;
         for (index_t j = 0; j < options_.dim; ++j) query_norm2 += static_cast<double>(q[j]) * q[j];
         s.bound.reset(options_.metric, sum_rounding_, sum_underflow_, std::sqrt(query_norm2) * (1.0 + 1e-9));
-        set_code_query(q, query_norm2, s);
         s.use_sign = !exact && sign_.enabled();
         if (s.use_sign) sign_.prepare(q, query_norm2, s.sign);
+        else set_code_query(q, query_norm2, s);
         s.top.reset(k);
         // The walk visits only nodes with shortlists of t at or below them (t's shortlists in a
         // subtree are consecutive in preorder): the nodes the filters admit, less their false
@@ -323,11 +323,16 @@ class IndexScan : public TenantShortlists {
         for (size_t begin = 0; begin < n; begin += kBatch) {
             const size_t end = std::min(n, begin + kBatch);
             for (size_t i = end + kBatch; i < std::min(n, end + 2 * kBatch); ++i) fetch(arena_.code(ids[i]), header_bytes);
+            if (s.use_sign) {  // the sign codes' bound alone: where they are on, it is the tighter one
+                std::fill(s.lower_bounds.begin() + static_cast<std::ptrdiff_t>(begin), s.lower_bounds.begin() + static_cast<std::ptrdiff_t>(end),
+                          -std::numeric_limits<double>::infinity());
+                sign_lower_bounds<kMetric>(ids.data() + begin, end - begin, s, s.lower_bounds.data() + begin);
+                continue;
+            }
             for (size_t i = begin; i < end; ++i) s.codes[i - begin] = arena_.code(ids[i]);
             code_sums<kMetric == IndexMetric::l2>(s.projection.data(), quantizer_.base().data(), quantizer_.step().data(), s.codes.data(),
                                                   end - begin, s.sums.data());
             code_lower_bounds<kMetric>(ids.data() + begin, s.sums.data(), end - begin, s, s.lower_bounds.data() + begin);
-            if (s.use_sign) sign_lower_bounds<kMetric>(ids.data() + begin, end - begin, s, s.lower_bounds.data() + begin);
         }
 
         // (2) The k vectors with the lowest bounds (a max-heap of (bound, position)).

@@ -169,6 +169,25 @@ class ProjectedQuantizer {
     const std::vector<double>& basis() const { return basis_; }
     const std::vector<float>& base() const { return base_; }
     const std::vector<float>& step() const { return step_; }
+
+    // The share of the rows' energy (sum of squared norms) that the coded directions hold, over
+    // up to kMaxSample evenly spaced rows of x (n x dim): near 1 when the data have a few main
+    // directions, about a half for sentence embeddings.
+    double captured_share(const float* x, index_t n) const {
+        const index_t step_rows = (n + kMaxSample - 1) / kMaxSample;
+        double captured = 0.0, total = 0.0;
+        double y[kDims];
+        for (index_t i = 0; i < n; i += step_rows) {
+            const float* row = x + i * dim_;
+            double norm2 = 0.0;
+            for (index_t j = 0; j < dim_; ++j) norm2 += static_cast<double>(row[j]) * row[j];
+            project(row, norm2, y);
+            for (double v : y) captured += v * v;
+            total += norm2;
+        }
+        return total > 0.0 ? captured / total : 1.0;
+    }
+
     double delta() const { return delta_; }
     size_t memory_bytes() const {
         return (basis_.capacity() + transposed_.capacity()) * sizeof(double) + (base_.capacity() + step_.capacity()) * sizeof(float);
