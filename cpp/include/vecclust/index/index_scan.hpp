@@ -299,7 +299,6 @@ class IndexScan : public TenantShortlists {
         using Op = std::conditional_t<kMetric == IndexMetric::l2, lane_sums::SquaredDiff, lane_sums::Dot>;
         constexpr size_t kBatch = 16;
         const size_t n = ids.size();
-        const size_t header_bytes = arena_.header_bytes();
         const size_t half_bytes = static_cast<size_t>(stride_) * sizeof(std::uint16_t);
         auto fetch = [](const void* p, size_t bytes) {
             for (size_t offset = 0; offset < bytes; offset += 64) VECCLUST_PREFETCH(static_cast<const char*>(p) + offset);
@@ -319,10 +318,15 @@ class IndexScan : public TenantShortlists {
         s.lower_bounds.resize(n);
         s.codes.resize(kBatch);
         s.sums.resize(kBatch);
-        for (size_t i = 0; i < std::min(n, 2 * kBatch); ++i) fetch(arena_.code(ids[i]), header_bytes);
+        // What pass 1 reads of a vector: its sign code, or the line with its projected code.
+        auto fetch_code = [&](std::uint32_t v) {
+            if (s.use_sign) fetch(arena_.sign_line(v), sign_.line_bytes());
+            else fetch(arena_.code(v), 64);
+        };
+        for (size_t i = 0; i < std::min(n, 2 * kBatch); ++i) fetch_code(ids[i]);
         for (size_t begin = 0; begin < n; begin += kBatch) {
             const size_t end = std::min(n, begin + kBatch);
-            for (size_t i = end + kBatch; i < std::min(n, end + 2 * kBatch); ++i) fetch(arena_.code(ids[i]), header_bytes);
+            for (size_t i = end + kBatch; i < std::min(n, end + 2 * kBatch); ++i) fetch_code(ids[i]);
             if (s.use_sign) {  // the sign codes' bound alone: where they are on, it is the tighter one
                 std::fill(s.lower_bounds.begin() + static_cast<std::ptrdiff_t>(begin), s.lower_bounds.begin() + static_cast<std::ptrdiff_t>(end),
                           -std::numeric_limits<double>::infinity());

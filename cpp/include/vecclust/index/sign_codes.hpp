@@ -58,7 +58,7 @@ struct SignFacts {
 struct SignQuery {
     std::vector<float> rotated;         // u
     std::vector<float> work;
-    std::vector<std::uint64_t> planes;  // bit j of each rounded coordinate, 64 dimensions a word
+    std::vector<std::uint64_t> planes;  // bit b of the rounded coordinates 64 w ... 64 w + 63 at [4 w + b]
     double low = 0.0, step = 0.0;       // u_i ~= low + step * level_i
     double sum = 0.0;                   // sum u_i
     double norm = 0.0;                  // ||u||
@@ -72,7 +72,7 @@ class SignQuantizer {
     static constexpr double kConfidence = 3.0;  // eps0: standard deviations of the estimate
     static constexpr double kSlack = 1e-5;      // relative: float rounding of rotation and sums
     static constexpr int kRounds = 3;
-    static constexpr int kQueryBits = 4;
+    static constexpr int kQueryBits = 4;  // l2_lower_bounds spells out its four planes
 
     bool enabled() const { return dim_ > 0; }
     index_t dim() const { return dim_; }
@@ -170,8 +170,8 @@ class SignQuantizer {
             const double e = v - (low + out.step * static_cast<double>(level));
             rounding_sum += e;
             rounding2 += e * e;
-            std::uint64_t* word = out.planes.data() + static_cast<size_t>(i / 64);
-            for (int b = 0; b < kQueryBits; ++b) word[static_cast<size_t>(b) * words_] |= (level >> b & 1) << (i % 64);
+            std::uint64_t* word = out.planes.data() + static_cast<size_t>(i / 64) * kQueryBits;
+            for (int b = 0; b < kQueryBits; ++b) word[b] |= (level >> b & 1) << (i % 64);
         }
         out.rounding_sum = rounding_sum;
         out.rounding_norm = std::sqrt(rounding2);
@@ -182,26 +182,32 @@ class SignQuantizer {
     // the latter a sum of terms of random sign after the rotation, within kConfidence of its
     // standard deviation ||e|| / 2.
     void l2_lower_bounds(const unsigned char* const* lines, size_t n, const SignQuery& q, double* out) const {
+        // lower = (1 - slack)(||r||^2 + ||u||^2) - 2 ||r|| (f (a ones + b levels + c) + e spread), with
+        // <xbar, u> = (2 <b, u> - sum u) / sqrt(D) and <b, u> ~= low ones + step levels + sum e / 2
+        // (a, b, c), and the error terms (the rounding's in c, e the estimate's).
+        const double a = 2.0 * q.low * inv_root_, b = 2.0 * q.step * inv_root_;
+        const double c = (q.rounding_sum - q.sum) * inv_root_ + kConfidence * q.rounding_norm * inv_root_;
+        const double e = kConfidence * q.norm * inv_root_less_one_;
+        const double query2 = q.norm * q.norm, keep = 1.0 - kSlack;
+        const std::uint64_t* planes = q.planes.data();
+        const size_t words = words_;
         isa::dispatch<isa::Level::avx2>([&](auto level) {
-            for (size_t c = 0; c < n; ++c) {
-                const unsigned char* line = lines[c];
-                SignFacts facts;
-                std::memcpy(&facts, line + words_ * 8, sizeof facts);
-                long ones = 0, weighted = 0;
-                for (size_t w = 0; w < words_; ++w) {
+            for (size_t i = 0; i < n; ++i) {
+                const unsigned char* line = lines[i];
+                long ones = 0, levels = 0;
+                for (size_t w = 0; w < words; ++w) {
                     std::uint64_t bits;
                     std::memcpy(&bits, line + w * 8, sizeof bits);
+                    const std::uint64_t* p = planes + w * kQueryBits;
                     ones += popcount64(bits, level);
-                    for (int b = 0; b < kQueryBits; ++b)
-                        weighted += static_cast<long>(popcount64(bits & q.planes[static_cast<size_t>(b) * words_ + w], level)) << b;
+                    levels += popcount64(bits & p[0], level) + 2 * popcount64(bits & p[1], level) + 4 * popcount64(bits & p[2], level) +
+                              8 * popcount64(bits & p[3], level);
                 }
-                // <xbar, u> = (2 <b, u> - sum u) / sqrt(D), <b, u> ~= low ones + step levels + sum e / 2
-                const double dot = (2.0 * (q.low * static_cast<double>(ones) + q.step * static_cast<double>(weighted)) + q.rounding_sum - q.sum) * inv_root_;
+                SignFacts facts;
+                std::memcpy(&facts, line + words * 8, sizeof facts);
                 const double norm = facts.norm;
-                const double estimate = norm * norm + q.norm * q.norm - 2.0 * norm * facts.ratio * dot;
-                const double error = 2.0 * norm * kConfidence *
-                                     (q.norm * facts.spread * inv_root_less_one_ + facts.ratio * q.rounding_norm * inv_root_);
-                out[c] = estimate - error - kSlack * (norm * norm + q.norm * q.norm);
+                const double dot = a * static_cast<double>(ones) + b * static_cast<double>(levels) + c;
+                out[i] = keep * (norm * norm + query2) - 2.0 * norm * (facts.ratio * dot + e * facts.spread);
             }
         });
     }
