@@ -219,6 +219,17 @@ class SignQuantizer {
     }
 
   private:
+    // One step of the Walsh-Hadamard transform of 64 floats (constant H: the compiler unrolls it).
+    template <size_t H>
+    static VECCLUST_ALWAYS_INLINE void butterflies(float* v) {
+        for (size_t i = 0; i < 64; i += 2 * H)
+            for (size_t j = i; j < i + H; ++j) {
+                const float a = v[j], b = v[j + H];
+                v[j] = a + b;
+                v[j + H] = a - b;
+            }
+    }
+
     // work = R (row - c), padded to D; swap is scratch.
     void rotate(const float* row, std::vector<float>& work, std::vector<float>& swap) const {
         const auto d = static_cast<size_t>(padded_);
@@ -231,13 +242,7 @@ class SignQuantizer {
             for (size_t i = 0; i < d; ++i) work[i] *= s[i];
             for (size_t block = 0; block < d; block += 64) {
                 float* v = work.data() + block;
-                for (size_t h = 1; h < 64; h *= 2)
-                    for (size_t i = 0; i < 64; i += 2 * h)
-                        for (size_t j = i; j < i + h; ++j) {
-                            const float a = v[j], b = v[j + h];
-                            v[j] = a + b;
-                            v[j + h] = a - b;
-                        }
+                butterflies<1>(v), butterflies<2>(v), butterflies<4>(v), butterflies<8>(v), butterflies<16>(v), butterflies<32>(v);
                 for (size_t i = 0; i < 64; ++i) v[i] *= 0.125f;  // 1 / sqrt(64): exact
             }
             if (r + 1 < kRounds) {
