@@ -75,12 +75,12 @@ class CLARA(MedoidClusterer):
         **MedoidClusterer._parameter_constraints,
         "n_sampling": Integer(1, None, none_ok=True),  # above n: every point (checked against k in fit)
         "n_sampling_iter": Integer(1, INT32_MAX), "method": METHOD, "init": INIT, "keep_medoids": Boolean(),
-        "max_iter": MAX_ITER, "refine": Boolean(), "verbose": None,
+        "max_iter": MAX_ITER, "refine": Boolean(), "swap_candidates": Integer(0, INT32_MAX), "verbose": None,
     }
 
     def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", n_sampling: int | None = None,
                  n_sampling_iter: int = 5, method: str = "fasterpam", init: str = "random", keep_medoids: bool = True,
-                 max_iter: int = 300, refine: bool = True, random_state: Seed = None, n_threads: NThreads = None,
+                 max_iter: int = 300, refine: bool = True, swap_candidates: int = 8, random_state: Seed = None, n_threads: NThreads = None,
                  verbose: bool = False) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
@@ -91,6 +91,7 @@ class CLARA(MedoidClusterer):
         self.keep_medoids = keep_medoids
         self.max_iter = max_iter
         self.refine = refine
+        self.swap_candidates = swap_candidates
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -106,7 +107,8 @@ class CLARA(MedoidClusterer):
         result = _core.clara(X, metric=self.metric, n_clusters=n_clusters, n_sampling=min(n_sampling, n),
                              n_sampling_iter=params["n_sampling_iter"], method=self.method, init=self.init,
                              keep_medoids=params["keep_medoids"], max_iter=params["max_iter"],
-                             seed=seed_from(self.random_state), refine=params["refine"], sample_weight=weights, n_threads=self._n_threads(),
+                             seed=seed_from(self.random_state), refine=params["refine"],
+                             swap_candidates=params["swap_candidates"], sample_weight=weights, n_threads=self._n_threads(),
                              verbose=bool(self.verbose))
         self.best_sample_ = int(result["best_sample"])
         self.sample_losses_ = self._scale.loss(np.asarray(result["sample_losses"]))
