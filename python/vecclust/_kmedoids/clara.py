@@ -21,12 +21,17 @@ class CLARA(MedoidClusterer):
     The price of sampling: a medoid can only be one of the sampled points, and with few sample
     points per cluster (the default 80 + 4k gives about 4 per cluster plus 80) the loss is
     typically 10% above FasterPAM on all the data. So by default (`refine=True`) the best
-    sample's medoids are then refined on all points, still without an n x n matrix: in
-    alternating steps, each medoid moves to the member of its cluster with the least total
-    distance to the others (searched among, and summed over, seeded samples of at most 1024
-    and 4096 members in larger clusters), and all points are reassigned; a step is kept only if
-    it lowers the loss over all points, and the steps stop once one lowers it by at most 0.01%
-    (at most 10 steps). A step costs about n^2 d / k distance computations.
+    sample's medoids are then refined on all points, still without an n x n or n x k matrix:
+    one alternating step (each medoid moves to the member of its cluster with the least total
+    distance to the others), then swap rounds as FasterPAM's, with `swap_candidates` seeded
+    members of each cluster as the candidates, priced against all medoids over all points (a
+    seeded sample of 4096 beyond that; every swap is checked on the exact loss), until a round
+    lowers the loss by at most 0.01% (at most 10 rounds), then alternating steps again (at most
+    10, until one gains at most 0.01%). Swaps take a medoid from where two share a cluster to
+    where one is missing, which alternating steps cannot. In clusters above 256 members the
+    alternating step searches at most 1024 candidates (half of them the members nearest the
+    medoid), screened on 256 members, the best 64 summed over at most 4096. A step or round is
+    kept only if it lowers the loss over all points.
 
     Parameters
     ----------
@@ -46,11 +51,14 @@ class CLARA(MedoidClusterer):
         Maximum passes of the k-medoids algorithm on a sample.
     refine : bool, default=True
         Refine the best sample's medoids on all points (see above). False gives plain CLARA.
+    swap_candidates : int, default=8
+        Candidates per medoid in each swap round of the refinement; 0 leaves out the swap
+        rounds (alternating steps only).
     random_state : int, RandomState, Generator or None
     n_threads : int or None
         Threads to use; None means all CPUs. Results do not depend on it.
     verbose : bool, default=False
-        Print the loss of every sample and after every refinement step.
+        Print the loss of every sample and after every refinement step (swap rounds included).
 
     Attributes
     ----------

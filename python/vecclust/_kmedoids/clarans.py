@@ -48,6 +48,9 @@ class CLARANS(MedoidClusterer):
         makes the result a true swap-local optimum).
     refine : bool, default=True
         Refine the best search's medoids on all points (see above). False gives plain CLARANS.
+    swap_candidates : int, default=8
+        Candidates per medoid in each swap round of the refinement (as CLARA's); 0 leaves out
+        the swap rounds.
     random_state : int, RandomState, Generator or None
     n_threads : int or None
         Threads to use; None means all CPUs. Results do not depend on it.

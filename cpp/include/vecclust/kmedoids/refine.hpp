@@ -1,12 +1,14 @@
 // Refinement of sampled medoids on all points, without an n x n matrix: alternating steps, each
 // moving every medoid to the member of its cluster with the least total distance to the
-// cluster's members, then reassigning all points. A sampled medoid is only the best of a few
-// sampled points of its cluster (CLARA's default sample has about 4 per cluster); a step
-// costs about n^2 d / k distance work, done on demand.
+// cluster's members, then reassigning all points; and, by default, swap rounds between them
+// (refine_swap.hpp). A sampled medoid is only the best of a few sampled points of its cluster
+// (CLARA's default sample has about 4 per cluster); a step costs about n^2 d / k distance work
+// in clusters searched in full, done on demand.
 //
-// Clusters larger than max_candidates / max_members are searched on seeded samples of their
-// members, so a step's choice is then an estimate: every step's medoids are scored exactly on
-// all points and a step that does not lower the loss is discarded, so the loss never rises.
+// Clusters larger than screen_above / max_candidates / max_members are searched on seeded
+// samples of their members, so a step's choice is then an estimate: every step's medoids are
+// scored exactly on all points and a step that does not lower the loss is discarded, so the
+// loss never rises.
 #pragma once
 
 #include <algorithm>  // std::find, std::min, std::sort
