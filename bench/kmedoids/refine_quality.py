@@ -11,7 +11,7 @@ features, 5 classes of 4 clusters each); `digits` is scikit-learn's bundled digi
 
 Methods: `fasterpam` is vecclust.KMedoids (FasterPAM on its n x n matrix, whose computation is
 in the time); `clara` and `clarans` the estimators with their defaults; `*_plain` the same
-with refine=False; `peer` is scikit-learn pairwise_distances + kmedoids.fasterpam (random
+with refine=False; `clara_noswap` refines without the swap rounds (swap_candidates=0); `peer` is scikit-learn pairwise_distances + kmedoids.fasterpam (random
 init, the same max_iter). Every method gets random_state=0. Times are the median of --repeats
 fits; "speed-up" is FasterPAM's median time over the method's, at the same thread setting;
 "loss" is the method's total deviation over FasterPAM's.
@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-METHODS = ("fasterpam", "clara", "clara_plain", "clarans", "clarans_plain", "peer")
+METHODS = ("fasterpam", "clara", "clara_noswap", "clara_plain", "clarans", "clarans_plain", "peer")
 
 
 def random_covariance_clusters(n, n_features=16, n_centers=50, seed=0):
@@ -81,6 +81,7 @@ def fit(method, X, k, n_threads):
     models = {
         "fasterpam": lambda: vecclust.KMedoids(k, **common),
         "clara": lambda: vecclust.CLARA(k, **common),
+        "clara_noswap": lambda: vecclust.CLARA(k, swap_candidates=0, **common),
         "clara_plain": lambda: vecclust.CLARA(k, refine=False, **common),
         "clarans": lambda: vecclust.CLARANS(k, **common),
         "clarans_plain": lambda: vecclust.CLARANS(k, refine=False, **common),

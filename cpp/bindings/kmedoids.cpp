@@ -161,7 +161,7 @@ void require_data(const py::array& x, const std::string& metric) {
 
 py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_clusters, index_t n_sampling,
                        int n_sampling_iter, const std::string& method, const std::string& init, bool keep_medoids,
-                       int max_iter, std::uint64_t seed, bool refine, const py::object& sample_weight, int n_threads,
+                       int max_iter, std::uint64_t seed, bool refine, index_t swap_candidates, const py::object& sample_weight, int n_threads,
                        bool verbose) {
     require_data(x, metric);
     ClaraOptions options;
@@ -174,6 +174,7 @@ py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_
     options.max_iter = max_iter;
     options.seed = seed;
     options.refine = refine;
+    options.swap_candidates = swap_candidates;
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         ClaraResult r = fit_on<T, ClaraFeatures, ClaraMatrix>(
@@ -188,7 +189,7 @@ py::dict clara_binding(const py::array& x, const std::string& metric, index_t n_
 }
 
 py::dict clarans_binding(const py::array& x, const std::string& metric, index_t n_clusters, int n_local,
-                         index_t max_neighbor, std::uint64_t seed, bool refine, const py::object& sample_weight,
+                         index_t max_neighbor, std::uint64_t seed, bool refine, index_t swap_candidates, const py::object& sample_weight,
                          int n_threads, bool verbose) {
     require_data(x, metric);
     ClaransOptions options;
@@ -197,6 +198,7 @@ py::dict clarans_binding(const py::array& x, const std::string& metric, index_t 
     options.max_neighbor = max_neighbor;
     options.seed = seed;
     options.refine = refine;
+    options.swap_candidates = swap_candidates;
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         ClaransResult r = fit_on<T, ClaransFeatures, ClaransMatrix>(
@@ -226,11 +228,11 @@ void bind_kmedoids(py::module_& m) {
           py::arg("n_threads"), "Distances between the rows of X and the rows of Y.");
     m.def("clara", &clara_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
           py::arg("n_sampling"), py::arg("n_sampling_iter"), py::arg("method"), py::arg("init"), py::arg("keep_medoids"),
-          py::arg("max_iter"), py::arg("seed"), py::arg("refine"), py::arg("sample_weight"), py::arg("n_threads"),
+          py::arg("max_iter"), py::arg("seed"), py::arg("refine"), py::arg("swap_candidates"), py::arg("sample_weight"), py::arg("n_threads"),
           py::arg("verbose"), "CLARA: k-medoids on samples, scored on all points, then refined on all points; metric "
           "may be 'precomputed'.");
     m.def("clarans", &clarans_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
-          py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("refine"), py::arg("sample_weight"),
+          py::arg("n_local"), py::arg("max_neighbor"), py::arg("seed"), py::arg("refine"), py::arg("swap_candidates"), py::arg("sample_weight"),
           py::arg("n_threads"), py::arg("verbose"),
           "FastCLARANS: randomised swap search with distances on demand, then refined on all points; metric may be "
           "'precomputed'.");

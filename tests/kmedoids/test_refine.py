@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 import reference as ref
 from strategies import integer_matrices
+from sklearn.metrics import adjusted_rand_score
+
 from vecclust import CLARA, CLARANS, KMedoids, _core
 
 METRICS = ["euclidean", "sqeuclidean", "manhattan", "cosine"]
@@ -370,3 +372,86 @@ def test_clarans_bad_input_is_a_clear_error():
         CLARANS(3).fit(X)
     with pytest.raises(TypeError, match="refine must be True or False"):
         CLARANS(3, refine="no").fit(X)
+
+
+# ---------------------------------------------------------------- the swap pass
+
+
+def three_blobs():
+    """Blobs A, B and C on a line, C next to B and smaller: with two medoids in A and one in B,
+    C joins B's cluster, whose medoid stays in B, an alternating optimum."""
+    rng = np.random.default_rng(11)
+    centres = np.array([[0.0, 0.0], [100.0, 0.0], [120.0, 0.0]])
+    y = np.repeat(np.arange(3), [100, 150, 60])
+    return rng.normal(size=(len(y), 2)) + centres[y], y
+
+
+def test_swaps_move_a_medoid_to_a_cluster_without_one():
+    X, y = three_blobs()
+    params = dict(n_sampling=4, n_sampling_iter=1)
+    stuck = [s for s in range(100) if np.unique(y[CLARA(3, swap_candidates=0, random_state=s, **params).fit(
+        X).medoid_indices_]).size < 3]
+    assert len(stuck) >= 3
+    for seed in stuck[:3]:
+        alternating = CLARA(3, swap_candidates=0, random_state=seed, **params).fit(X)
+        swapped = CLARA(3, random_state=seed, **params).fit(X)
+        assert np.unique(y[swapped.medoid_indices_]).size == 3
+        assert adjusted_rand_score(y, swapped.labels_) == 1.0
+        assert swapped.inertia_ < 0.5 * alternating.inertia_
+
+
+def swap_lines(out):
+    return [line for line in out.splitlines() if line.startswith("refinement step") and "swaps" in line]
+
+
+def test_verbose_reports_every_step_with_its_loss(capsys):
+    X, _ = three_blobs()
+    clara = CLARA(3, n_sampling=4, n_sampling_iter=1, random_state=next(
+        s for s in range(100) if CLARA(3, n_sampling=4, n_sampling_iter=1, swap_candidates=0, random_state=s)
+        .fit(X).inertia_ > 3000), verbose=True).fit(X)
+    out = capsys.readouterr().out
+    steps = [line for line in out.splitlines() if line.startswith("refinement step")]
+    assert swap_lines(out)
+    assert [f"refinement step {i + 1}:" for i in range(len(clara.refine_losses_))] == [
+        line.split(":")[0] + ":" for line in steps if not line.endswith("discarded)")]
+    np.testing.assert_allclose([float(line.split()[-1]) for line in steps if not line.endswith("discarded)")],
+                               clara.refine_losses_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_swap_pass_is_bit_identical_for_any_thread_count(dtype, capsys):
+    # overlapping clusters, more points than are priced (a seeded sample) and clusters above
+    # the screening size: every part of the swap pass runs
+    rng = np.random.default_rng(12)
+    X = (rng.normal(size=(12000, 4)) + rng.integers(0, 6, size=(12000, 1)) * 1.5).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, size=12000).astype(dtype)
+    fits = []
+    for t in (1, 2, 3):
+        fits.append(CLARA(8, n_sampling=40, random_state=3, n_threads=t, verbose=True).fit(X, sample_weight=weights))
+        assert swap_lines(capsys.readouterr().out)
+    for other in fits[1:]:
+        assert_identical(fits[0], other)
+
+
+@given(data=st.data())
+def test_swap_pass_never_raises_the_loss_on_integer_matrices(data):
+    diss = data.draw(integer_matrices(min_n=4, max_n=30))
+    n = len(diss)
+    k = data.draw(st.integers(2, min(n - 1, 5)))
+    params = dict(n_clusters=k, metric="precomputed", n_sampling=data.draw(st.integers(k + 1, n)),
+                  n_sampling_iter=1, random_state=data.draw(st.integers(0, 2**31 - 1)))
+    plain = CLARA(refine=False, **params).fit(diss)
+    for candidates in (1, 3, 100):
+        refined = CLARA(swap_candidates=candidates, **params).fit(diss)
+        steps = np.concatenate([[plain.inertia_], refined.refine_losses_])
+        assert np.all(np.diff(steps) < 0), steps
+        assert refined.inertia_ == ref.total_deviation(diss, refined.medoid_indices_)
+        assert ref.labels_are_nearest(diss, refined.medoid_indices_, refined.labels_)
+
+
+@pytest.mark.parametrize("estimator", [CLARA, CLARANS])
+@pytest.mark.parametrize("value, error", [(-1, ValueError), (2**31, ValueError), (1.5, TypeError), ("8", TypeError)])
+def test_swap_candidates_must_be_a_non_negative_int(estimator, value, error):
+    X = np.random.default_rng(8).normal(size=(20, 3))
+    with pytest.raises(error, match="swap_candidates"):
+        estimator(3, swap_candidates=value).fit(X)

@@ -14,6 +14,7 @@ from .._kmedoids.choices import METRICS
 from .._kmedoids.estimator import KMedoids
 from .._utils.validation import INT32_MAX, Boolean, Integer, Options, seed_from, validate_params
 from .blocks import apply_fitted, block_rng, check_data, finite_block, lazy_rows, n_threads_per_task, over_blocks
+from .clara_refine import refine as refine_medoids
 
 SCORE_VALUES = 1 << 22  # distances held at once while a block is scored
 
@@ -59,8 +60,12 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
     sample's and the block's index. Each sample is clustered in memory by FasterPAM with the
     BUILD initialisation (vecclust.KMedoids), and one more pass scores every sample's medoids
     on all points; the lowest loss wins. Unlike the in-memory CLARA, later samples do not
-    include the best medoids so far (the samples are drawn together) and the medoids are not
-    refined on all points.
+    include the best medoids so far (the samples are drawn together). With `refine=True` the
+    best medoids are then refined on all points by alternating steps, one pass over the blocks
+    each: every medoid moves to the member of its cluster with the least total distance to the
+    cluster among 16 members drawn uniformly from the whole cluster in the pass before (a first
+    pass draws them), and a step is kept only if it lowers the loss, until a step gains at most
+    0.01% (at most 10 steps). The in-memory CLARA's swap pass is not done here.
 
     Parameters
     ----------
@@ -71,11 +76,13 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"}, default="euclidean"
     max_iter : int, default=300
         Maximum FasterPAM passes on a sample.
+    refine : bool, default=True
+        Refine the best sample's medoids on all points (see above); False gives plain CLARA.
     random_state : int, RandomState, Generator or None
     n_threads : int or None, default=None
         C++ threads per task; None means 1.
     verbose : bool, default=False
-        Print one line per pass and per sample.
+        Print one line per pass and per sample, and the loss after every refinement step.
 
     Attributes
     ----------
@@ -85,6 +92,8 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
     inertia_ : float
         Total distance of all points to their nearest medoid.
     sample_losses_ : ndarray of shape (n_sampling_iter,)
+    refine_losses_ : ndarray of shape (n_refine_steps,)
+        Loss after each refinement step kept (empty without refinement); ``inertia_`` is the last.
     best_sample_ : int
     sample_indices_ : list of ndarray
         The global row indices of each sample, ascending.
@@ -98,18 +107,20 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         "n_sampling_iter": Integer(1, INT32_MAX),
         "metric": Options(METRICS),
         "max_iter": MAX_ITER,
+        "refine": Boolean(),
         "random_state": None,
         "n_threads": Integer(1, INT32_MAX, none_ok=True),
         "verbose": Boolean(int_ok=True),
     }
 
     def __init__(self, n_clusters=8, *, n_sampling=None, n_sampling_iter=5, metric="euclidean", max_iter=300,
-                 random_state=None, n_threads=None, verbose=False):
+                 refine=True, random_state=None, n_threads=None, verbose=False):
         self.n_clusters = n_clusters
         self.n_sampling = n_sampling
         self.n_sampling_iter = n_sampling_iter
         self.metric = metric
         self.max_iter = max_iter
+        self.refine = refine
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -163,6 +174,12 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         self.best_sample_ = best
         self.medoid_indices_, self.cluster_centers_ = medoid_sets[best]
         self.inertia_ = float(losses[best])
+        self.refine_losses_ = np.zeros(0)
+        if params["refine"]:
+            self.medoid_indices_, self.cluster_centers_, self.refine_losses_ = refine_medoids(
+                X, self.medoid_indices_, self.cluster_centers_, self.metric, n_threads, seed, verbose)
+            if self.refine_losses_.size:
+                self.inertia_ = float(self.refine_losses_[-1])
         self.n_iter_, self.n_swaps_ = fits[best].n_iter_, fits[best].n_swaps_
         self.n_features_in_ = X.shape[1]
         self.labels_ = lazy_rows(X, _nearest_medoid, np.int64, centers=self.cluster_centers_, metric=self.metric,

@@ -21,12 +21,17 @@ class CLARA(MedoidClusterer):
     The price of sampling: a medoid can only be one of the sampled points, and with few sample
     points per cluster (the default 80 + 4k gives about 4 per cluster plus 80) the loss is
     typically 10% above FasterPAM on all the data. So by default (`refine=True`) the best
-    sample's medoids are then refined on all points, still without an n x n matrix: in
-    alternating steps, each medoid moves to the member of its cluster with the least total
-    distance to the others (searched among, and summed over, seeded samples of at most 1024
-    and 4096 members in larger clusters), and all points are reassigned; a step is kept only if
-    it lowers the loss over all points, and the steps stop once one lowers it by at most 0.01%
-    (at most 10 steps). A step costs about n^2 d / k distance computations.
+    sample's medoids are then refined on all points, still without an n x n or n x k matrix:
+    one alternating step (each medoid moves to the member of its cluster with the least total
+    distance to the others), then swap rounds as FasterPAM's, with `swap_candidates` seeded
+    members of each cluster as the candidates, priced against all medoids over all points (a
+    seeded sample of 4096 beyond that; every swap is checked on the exact loss), until a round
+    lowers the loss by at most 0.01% (at most 10 rounds), then alternating steps again (at most
+    10, until one gains at most 0.01%). Swaps take a medoid from where two share a cluster to
+    where one is missing, which alternating steps cannot. In clusters above 256 members the
+    alternating step searches at most 1024 candidates (half of them the members nearest the
+    medoid), screened on 256 members, the best 64 summed over at most 4096. A step or round is
+    kept only if it lowers the loss over all points.
 
     Parameters
     ----------
@@ -46,11 +51,14 @@ class CLARA(MedoidClusterer):
         Maximum passes of the k-medoids algorithm on a sample.
     refine : bool, default=True
         Refine the best sample's medoids on all points (see above). False gives plain CLARA.
+    swap_candidates : int, default=8
+        Candidates per medoid in each swap round of the refinement; 0 leaves out the swap
+        rounds (alternating steps only).
     random_state : int, RandomState, Generator or None
     n_threads : int or None
         Threads to use; None means all CPUs. Results do not depend on it.
     verbose : bool, default=False
-        Print the loss of every sample and after every refinement step.
+        Print the loss of every sample and after every refinement step (swap rounds included).
 
     Attributes
     ----------
@@ -75,12 +83,12 @@ class CLARA(MedoidClusterer):
         **MedoidClusterer._parameter_constraints,
         "n_sampling": Integer(1, None, none_ok=True),  # above n: every point (checked against k in fit)
         "n_sampling_iter": Integer(1, INT32_MAX), "method": METHOD, "init": INIT, "keep_medoids": Boolean(),
-        "max_iter": MAX_ITER, "refine": Boolean(), "verbose": None,
+        "max_iter": MAX_ITER, "refine": Boolean(), "swap_candidates": Integer(0, INT32_MAX), "verbose": None,
     }
 
     def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", n_sampling: int | None = None,
                  n_sampling_iter: int = 5, method: str = "fasterpam", init: str = "random", keep_medoids: bool = True,
-                 max_iter: int = 300, refine: bool = True, random_state: Seed = None, n_threads: NThreads = None,
+                 max_iter: int = 300, refine: bool = True, swap_candidates: int = 8, random_state: Seed = None, n_threads: NThreads = None,
                  verbose: bool = False) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
@@ -91,6 +99,7 @@ class CLARA(MedoidClusterer):
         self.keep_medoids = keep_medoids
         self.max_iter = max_iter
         self.refine = refine
+        self.swap_candidates = swap_candidates
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -106,7 +115,8 @@ class CLARA(MedoidClusterer):
         result = _core.clara(X, metric=self.metric, n_clusters=n_clusters, n_sampling=min(n_sampling, n),
                              n_sampling_iter=params["n_sampling_iter"], method=self.method, init=self.init,
                              keep_medoids=params["keep_medoids"], max_iter=params["max_iter"],
-                             seed=seed_from(self.random_state), refine=params["refine"], sample_weight=weights, n_threads=self._n_threads(),
+                             seed=seed_from(self.random_state), refine=params["refine"],
+                             swap_candidates=params["swap_candidates"], sample_weight=weights, n_threads=self._n_threads(),
                              verbose=bool(self.verbose))
         self.best_sample_ = int(result["best_sample"])
         self.sample_losses_ = self._scale.loss(np.asarray(result["sample_losses"]))

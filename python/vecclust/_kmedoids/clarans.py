@@ -48,6 +48,9 @@ class CLARANS(MedoidClusterer):
         makes the result a true swap-local optimum).
     refine : bool, default=True
         Refine the best search's medoids on all points (see above). False gives plain CLARANS.
+    swap_candidates : int, default=8
+        Candidates per medoid in each swap round of the refinement (as CLARA's); 0 leaves out
+        the swap rounds.
     random_state : int, RandomState, Generator or None
     n_threads : int or None
         Threads to use; None means all CPUs. Results do not depend on it.
@@ -80,17 +83,19 @@ class CLARANS(MedoidClusterer):
 
     _parameter_constraints = {
         **MedoidClusterer._parameter_constraints,
-        "n_local": Integer(1, INT32_MAX), "max_neighbor": _max_neighbor, "refine": Boolean(), "verbose": None,
+        "n_local": Integer(1, INT32_MAX), "max_neighbor": _max_neighbor, "refine": Boolean(),
+        "swap_candidates": Integer(0, INT32_MAX), "verbose": None,
     }
 
     def __init__(self, n_clusters: int = 8, *, metric: str = "euclidean", n_local: int = 2,
-                 max_neighbor: float = 0.025, refine: bool = True, random_state: Seed = None,
+                 max_neighbor: float = 0.025, refine: bool = True, swap_candidates: int = 8, random_state: Seed = None,
                  n_threads: NThreads = None, verbose: bool = False) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.n_local = n_local
         self.max_neighbor = max_neighbor
         self.refine = refine
+        self.swap_candidates = swap_candidates
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -105,7 +110,8 @@ class CLARANS(MedoidClusterer):
         n_clusters = params["n_clusters"]
         result = _core.clarans(X, metric=self.metric, n_clusters=n_clusters, n_local=params["n_local"],
                                max_neighbor=self._patience(X.shape[0], n_clusters), seed=seed_from(self.random_state),
-                               refine=params["refine"], sample_weight=weights, n_threads=self._n_threads(),
+                               refine=params["refine"],
+                               swap_candidates=params["swap_candidates"], sample_weight=weights, n_threads=self._n_threads(),
                                verbose=bool(self.verbose))
         self.best_local_ = int(result["best_local"])
         self.local_losses_ = self._scale.loss(np.asarray(result["local_losses"]))

@@ -4,9 +4,10 @@
 // scoring streams over the data with O(n) memory.
 #pragma once
 
-#include <algorithm>  // std::sort
+#include <algorithm>  // std::sort, std::lower_bound
 #include <cstdint>    // std::uint64_t
 #include <string>     // std::to_string
+#include <utility>    // std::move
 #include <vector>     // std::vector
 
 #include "vecclust/kmedoids/assignment.hpp"
@@ -26,6 +27,7 @@ struct ClaraOptions {
     int max_iter = 300;
     std::uint64_t seed = 0;
     bool refine = true;  // refine the best sample's medoids on all points (refine.hpp)
+    index_t swap_candidates = 8;  // per medoid in each swap round of the refinement; 0: no swaps
 };
 
 struct ClaraResult {
@@ -49,12 +51,22 @@ double weighted_sum(const std::vector<index_t>& members, index_t candidate, cons
     return sum;
 }
 
+// Sets out[b * count + p] to 0 where points[p] (ascending) is targets[b].
+template <class T>
+void zero_self_distances(const index_t* points, index_t count, const std::vector<index_t>& targets, T* out) {
+    for (size_t b = 0; b < targets.size(); ++b) {
+        const index_t* at = std::lower_bound(points, points + count, targets[b]);
+        if (at != points + count && *at == targets[b]) out[static_cast<index_t>(b) * count + (at - points)] = T(0);
+    }
+}
+
 }  // namespace detail
 
 // CLARA's view of feature vectors: a sample's distance matrix, and the nearest medoids.
 template <class T>
 class ClaraFeatures {
   public:
+    using value_type = T;
     ClaraFeatures(const T* x, index_t n, index_t d, Metric metric) : x_(x), n_(n), d_(d), metric_(metric) {}
     index_t size() const { return n_; }
 
@@ -83,6 +95,52 @@ class ClaraFeatures {
         return out;
     }
 
+    // Distances from any point to a few fixed points (medoids, swap candidates), on demand.
+    class Targets {
+      public:
+        Targets(const ClaraFeatures& data, std::vector<index_t> ids)
+            : data_(data), ids_(std::move(ids)), rows_(gather_rows(data, ids_)),
+              source_(rows_.data(), static_cast<index_t>(ids_.size()), data.d_, data.metric_) {}
+        index_t scratch_size() const { return data_.d_; }
+        // out[i] = d(o, ids[i]), exactly 0 where o is ids[i]; `scratch` holds scratch_size() values.
+        void distances(index_t o, T* scratch, T* out) const {
+            source_.prepare_query(data_.x_ + o * data_.d_, scratch);
+            if (ids_.size() <= 2) {  // one lane each, with the block kernel's arithmetic (same bits)
+                for (size_t i = 0; i < ids_.size(); ++i) out[i] = source_.distance(scratch, source_.point(static_cast<index_t>(i)));
+            } else {
+                source_.distances_to(scratch, out);
+            }
+            for (size_t i = 0; i < ids_.size(); ++i)
+                if (ids_[i] == o) out[i] = T(0);
+        }
+
+      private:
+        static std::vector<T> gather_rows(const ClaraFeatures& data, const std::vector<index_t>& ids) {
+            std::vector<T> rows(ids.size() * static_cast<size_t>(data.d_));
+            for (size_t a = 0; a < ids.size(); ++a)
+                std::copy(data.x_ + ids[a] * data.d_, data.x_ + (ids[a] + 1) * data.d_, rows.begin() + a * data.d_);
+            return rows;
+        }
+        const ClaraFeatures& data_;
+        std::vector<index_t> ids_;
+        std::vector<T> rows_;
+        FeatureSource<T> source_;
+    };
+    Targets targets(std::vector<index_t> ids) const { return Targets(*this, std::move(ids)); }
+
+    // out[b * count + p] = d(points[p], targets[b]), exactly 0 where the two are one point;
+    // `points` ascending. One vectorised row per target over the points' block.
+    void distances_between(const index_t* points, index_t count, const std::vector<index_t>& targets, T* out) const {
+        std::vector<T> rows(static_cast<size_t>(count * d_)), query(static_cast<size_t>(d_));
+        for (index_t p = 0; p < count; ++p) std::copy(x_ + points[p] * d_, x_ + (points[p] + 1) * d_, rows.begin() + p * d_);
+        const FeatureSource<T> block(rows.data(), count, d_, metric_);
+        for (size_t b = 0; b < targets.size(); ++b) {
+            block.prepare_query(x_ + targets[b] * d_, query.data());
+            block.distances_to(query.data(), out + static_cast<index_t>(b) * count);
+        }
+        detail::zero_self_distances(points, count, targets, out);
+    }
+
   private:
     const T* x_;
     index_t n_, d_;
@@ -93,6 +151,7 @@ class ClaraFeatures {
 template <class T>
 class ClaraMatrix {
   public:
+    using value_type = T;
     ClaraMatrix(const T* data, index_t n) : matrix_(data, n) {}
     index_t size() const { return matrix_.size(); }
 
@@ -115,6 +174,25 @@ class ClaraMatrix {
             out.push_back(detail::weighted_sum(members, candidate, dist.data(), weights));
         }
         return out;
+    }
+
+    class Targets {
+      public:
+        Targets(const MatrixSource<T>& matrix, std::vector<index_t> ids) : matrix_(matrix), ids_(std::move(ids)) {}
+        index_t scratch_size() const { return 0; }
+        void distances(index_t o, T*, T* out) const {
+            for (size_t i = 0; i < ids_.size(); ++i) out[i] = matrix_.at(ids_[i], o);
+        }
+
+      private:
+        const MatrixSource<T>& matrix_;
+        std::vector<index_t> ids_;
+    };
+    Targets targets(std::vector<index_t> ids) const { return Targets(matrix_, std::move(ids)); }
+
+    void distances_between(const index_t* points, index_t count, const std::vector<index_t>& targets, T* out) const {
+        for (size_t b = 0; b < targets.size(); ++b)
+            for (index_t p = 0; p < count; ++p) out[static_cast<index_t>(b) * count + p] = matrix_.at(targets[b], points[p]);
     }
 
   private:
@@ -192,6 +270,7 @@ ClaraResult clara(const Data& data, const T* weights, const ClaraOptions& option
     if (options.refine) {
         RefineOptions refine;
         refine.seed = seeds.fork();
+        refine.swap.candidates = options.swap_candidates;
         result.refine_losses = refine_medoids<T>(data, weights, result.best, refine, pool);
     }
     return result;

@@ -28,6 +28,7 @@ struct ClaransOptions {
     index_t max_neighbor = 1;  // consecutive candidates without improvement that end a search
     std::uint64_t seed = 0;
     bool refine = true;  // refine the best search's medoids on all points (refine.hpp)
+    index_t swap_candidates = 8;  // per medoid in each swap round of the refinement; 0: no swaps
 };
 
 struct ClaransResult {
@@ -126,6 +127,7 @@ ClaransResult fastclarans(const View& view, const T* weights, const ClaransOptio
     if (options.refine) {
         RefineOptions refine;
         refine.seed = seeds.fork();
+        refine.swap.candidates = options.swap_candidates;
         result.refine_losses = refine_medoids<T>(view.data, weights, result.best, refine, pool);
     }
     return result;
