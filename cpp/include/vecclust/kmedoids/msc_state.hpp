@@ -71,30 +71,36 @@ class MscAssignment {
     void removal_loss(std::vector<double>& removal) const {
         removal.assign(static_cast<size_t>(k_), 0.0);
         for (const Near& p : near_) {
-            const double now = medoid_silhouette_of(p.d1, p.d2);
-            removal[static_cast<size_t>(p.i1)] += now - medoid_silhouette_of(p.d2, p.d3);
-            removal[static_cast<size_t>(p.i2)] += now - medoid_silhouette_of(p.d1, p.d3);
+            removal[static_cast<size_t>(p.i1)] += p.lose_1;
+            removal[static_cast<size_t>(p.i2)] += p.lose_2;
         }
     }
 
     // The best swap for candidate j over all k medoids, in one pass over d(., j). `delta` is
-    // scratch of size k.
+    // scratch (4 k doubles). The points' terms go to 4 interleaved partial sums (by index mod
+    // 4), so that consecutive points of one cluster do not wait on each other's additions; the
+    // partials are added in a fixed order.
     SwapGain evaluate_candidate(const T* row_j, const std::vector<double>& removal, std::vector<double>& delta) const {
-        std::copy(removal.begin(), removal.end(), delta.begin());
-        double shared = 0.0;
+        const auto k = static_cast<size_t>(k_);
+        delta.assign(4 * k, 0.0);
+        double shared[4] = {0.0, 0.0, 0.0, 0.0};
         // Only points with d(o, j) < d3(o) contribute: blocks of 16 are screened first.
         index_t o = 0;
         for (; o + 16 <= n_; o += 16)
             for (std::uint32_t mask = simd::less_mask16(row_j + o, third_.data() + o); mask != 0; mask &= mask - 1) {
                 const int t = simd::lowest_bit(mask);
-                add(row_j[o + t], near_[static_cast<size_t>(o + t)], delta, shared);
+                add(row_j[o + t], near_[static_cast<size_t>(o + t)], delta.data() + (t & 3) * k, shared[t & 3]);
             }
         for (; o < n_; ++o)
-            if (row_j[o] < third_[static_cast<size_t>(o)]) add(row_j[o], near_[static_cast<size_t>(o)], delta, shared);
+            if (row_j[o] < third_[static_cast<size_t>(o)])
+                add(row_j[o], near_[static_cast<size_t>(o)], delta.data() + (o & 3) * k, shared[o & 3]);
         std::int32_t best = 0;
-        for (index_t i = 1; i < k_; ++i)
-            if (delta[static_cast<size_t>(i)] < delta[static_cast<size_t>(best)]) best = static_cast<std::int32_t>(i);
-        return {delta[static_cast<size_t>(best)] + shared, best};
+        double best_delta = std::numeric_limits<double>::infinity();
+        for (size_t i = 0; i < k; ++i) {
+            const double d = removal[i] + ((delta[i] + delta[k + i]) + (delta[2 * k + i] + delta[3 * k + i]));
+            if (d < best_delta) best_delta = d, best = static_cast<std::int32_t>(i);
+        }
+        return {best_delta + ((shared[0] + shared[1]) + (shared[2] + shared[3])), best};
     }
 
     // Replaces medoid `slot` by point j (distances row_j) and finds every point's nearest three again.
@@ -121,18 +127,31 @@ class MscAssignment {
     struct Near {
         std::int32_t i1 = 0, i2 = 0, i3 = 0;
         T d1 = kInf, d2 = kInf, d3 = kInf;
+        // s(o) now, and what removing i1 or i2 (nothing added) takes from it.
+        double now = 0.0, lose_1 = 0.0, lose_2 = 0.0;
     };
 
     // The change point o makes to the loss of each swap with a candidate at distance d < d3.
-    static void add(T d, const Near& p, std::vector<double>& delta, double& shared) {
-        const double now = medoid_silhouette_of(p.d1, p.d2);
-        // s(o) with the candidate added and a medoid other than o's nearest two removed.
-        const double other = d < p.d1 ? medoid_silhouette_of(d, p.d1) : d < p.d2 ? medoid_silhouette_of(p.d1, d) : now;
-        const double without_1 = d < p.d2 ? medoid_silhouette_of(d, p.d2) : medoid_silhouette_of(p.d2, d);
-        const double without_2 = d < p.d1 ? medoid_silhouette_of(d, p.d1) : medoid_silhouette_of(p.d1, d);
-        shared += now - other;
-        delta[static_cast<size_t>(p.i1)] += (other - without_1) - (now - medoid_silhouette_of(p.d2, p.d3));
-        delta[static_cast<size_t>(p.i2)] += (other - without_2) - (now - medoid_silhouette_of(p.d1, p.d3));
+    // With the candidate added, o's nearest two are (a1, b1) = (min(d, d1), max(d, d1)) if the
+    // medoid removed is i2, and (a2, b2) = (min(d, d2), max(d, d2)) if it is i1; the quotients
+    // a1 / b1 and a2 / b2 share one division by b1 b2 (0 only where d or d1 is 0: then two).
+    static void add(T d, const Near& p, double* delta, double& shared) {
+        const double a1 = std::min(d, p.d1), b1 = std::max(d, p.d1), a2 = std::min(d, p.d2), b2 = std::max(d, p.d2);
+        const double both = b1 * b2;
+        double without_2, without_1;
+        if (both > 0.0) {
+            const double r = 1.0 / both;
+            without_2 = 1.0 - a1 * b2 * r;
+            without_1 = 1.0 - a2 * b1 * r;
+        } else {
+            without_2 = medoid_silhouette_of(a1, b1);
+            without_1 = medoid_silhouette_of(a2, b2);
+        }
+        // A medoid other than o's nearest two removed: without_2 if the candidate is nearer than d2.
+        const double other = d < p.d2 ? without_2 : p.now;
+        shared += p.now - other;
+        delta[p.i1] += (other - without_1) - p.lose_1;
+        delta[p.i2] += (other - without_2) - p.lose_2;
     }
 
     void set_column(index_t slot, const T* row) {
@@ -154,6 +173,9 @@ class MscAssignment {
                 p.i3 = slot, p.d3 = d;
             }
         }
+        p.now = medoid_silhouette_of(p.d1, p.d2);
+        p.lose_1 = p.now - medoid_silhouette_of(p.d2, p.d3);
+        p.lose_2 = p.now - medoid_silhouette_of(p.d1, p.d3);
         near_[static_cast<size_t>(o)] = p;
         third_[static_cast<size_t>(o)] = p.d3;
     }
