@@ -180,3 +180,21 @@ def test_bad_input(method):
         KMedoids(1, method=method).fit(blobs(12, 9))
     with pytest.raises(ValueError, match="sample_weight"):
         KMedoids(3, method=method).fit(blobs(12, 9), sample_weight=np.ones(12))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_at_every_instruction_set(dtype):
+    """The medoid silhouette kernel is vectorised (isa::dispatch); 203 points: a tail too."""
+    from vecclust import _core
+
+    D = matrix(blobs(203, 11, centers=5, dtype=dtype))
+    init = np.random.default_rng(12).choice(203, 7, replace=False)
+    results = {}
+    try:
+        for level in ("baseline", "avx2", "avx512"):
+            _core.set_isa_limit(level)
+            runs = [vecclust.fastermsc(D, init), vecclust.fastmsc(D, init), vecclust.dynmsc(D, init)]
+            results[level] = [(r.medoids.tolist(), r.silhouettes.tolist(), r.n_iter, r.n_swap) for r in runs]
+    finally:
+        _core.set_isa_limit("avx512")
+    assert results["avx2"] == results["baseline"] and results["avx512"] == results["baseline"]
