@@ -1,7 +1,7 @@
 """FasterMSC and DynMSC against the `kmedoids` package on the same float32 matrix and initial
 medoids, one thread; and DynMSC from features (no matrix) at a larger n.
 
-    python bench/kmedoids/msc_bench.py [--n 10000 --k 10 --max-k 30 --rounds 3]
+    python bench/kmedoids/msc_bench.py [--n 10000 --k 10 --max-k 30 --rounds 3 --only fastermsc]
     python bench/kmedoids/msc_bench.py --features --n 100000 --max-k 12 --true-k 8
 
 Matrix mode: make_blobs(n, 8 features, centers=k, random_state=0) as float32, its euclidean
@@ -73,6 +73,8 @@ def matrix_mode(args):
     }
     report = {"n": args.n, "k": args.k, "max_k": args.max_k, "dtype": "float32", "threads": 1, "rounds": args.rounds}
     for name, (peer, ours) in runs.items():
+        if args.only and name != args.only:
+            continue
         peer_seconds = ours_seconds = float("inf")
         for _ in range(args.rounds):  # alternate, so that both see the same load
             t, expected = best_time(peer, 1)
@@ -117,6 +119,7 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=10, help="fastermsc's k (and the blobs' count)")
     parser.add_argument("--max-k", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["fastermsc", "dynmsc"], help="matrix mode: run only this one")
     parser.add_argument("--features", action="store_true", help="DynMSC from features, no matrix")
     parser.add_argument("--true-k", type=int, default=8, help="features mode: the blobs' count")
     parser.add_argument("--threads", type=int, default=None, help="features mode: threads (default: all)")
