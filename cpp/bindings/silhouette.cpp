@@ -5,7 +5,6 @@
 #include "vecclust/base/memory.hpp"
 #include "vecclust/kmedoids/distance.hpp"
 #include "vecclust/kmedoids/dynmsc.hpp"
-#include "vecclust/kmedoids/fastmsc.hpp"
 #include "vecclust/kmedoids/kmedoids.hpp"  // check_initial_medoids, initial_medoids
 #include "vecclust/kmedoids/medoid_silhouette.hpp"
 #include "vecclust/kmedoids/pammedsil.hpp"

@@ -1,6 +1,6 @@
 // PAMMEDSIL (Van der Laan, Pollard & Bryan, 2003): PAM's best-swap search for the medoid
 // silhouette, each trial's objective computed from scratch in O(n k): O(k^2 n^2) per
-// iteration. FastMSC (fastmsc.hpp) makes the same swaps faster.
+// iteration. FastMSC (msc_swaps.hpp) makes the same swaps faster.
 #pragma once
 
 #include <vector>  // std::vector
