@@ -1,5 +1,5 @@
 // Bindings for choosing k: the silhouette, the medoid silhouette, and the k-medoids methods
-// that maximise the medoid silhouette (FasterMSC, DynMSC).
+// that maximise the (medoid) silhouette (FasterMSC, FastMSC, PAMMEDSIL, PAMSIL, DynMSC).
 #include "kmedoids_result.hpp"
 #include "numpy_helpers.hpp"
 #include "vecclust/base/memory.hpp"
@@ -7,6 +7,8 @@
 #include "vecclust/kmedoids/dynmsc.hpp"
 #include "vecclust/kmedoids/kmedoids.hpp"  // check_initial_medoids, initial_medoids
 #include "vecclust/kmedoids/medoid_silhouette.hpp"
+#include "vecclust/kmedoids/pammedsil.hpp"
+#include "vecclust/kmedoids/pamsil.hpp"
 #include "vecclust/kmedoids/silhouette.hpp"
 
 namespace vecclust_bindings {
@@ -144,16 +146,47 @@ MscRun score_run(const Source& source, KMedoidsResult&& result, ThreadPool& pool
     return run;
 }
 
-py::dict fastermsc_binding(const py::array& x, const std::string& metric, bool precompute, const std::string& init,
-                           index_t n_clusters, const py::object& initial_medoids, int max_iter, std::uint64_t seed,
-                           int n_threads) {
+// The names are MSC_METHODS in Python (vecclust/_kmedoids/choices.py).
+enum class MscMethod { fastermsc, fastmsc, pammedsil, pamsil };
+
+MscMethod parse_msc_method(const std::string& name) {
+    if (name == "fastermsc") return MscMethod::fastermsc;
+    if (name == "fastmsc") return MscMethod::fastmsc;
+    if (name == "pammedsil") return MscMethod::pammedsil;
+    if (name == "pamsil") return MscMethod::pamsil;
+    throw std::invalid_argument("unknown method '" + name + "'");
+}
+
+template <class T, class Source>
+MscRun run_msc(MscMethod method, const Source& source, const std::vector<index_t>& start, int max_iter,
+               ThreadPool& pool) {
+    switch (method) {
+        case MscMethod::fastmsc: return score_run<T>(source, fastmsc<T>(source, start, max_iter, pool), pool);
+        case MscMethod::pammedsil: return score_run<T>(source, pammedsil<T>(source, start, max_iter, pool), pool);
+        case MscMethod::pamsil: {
+            // The objective is the silhouette itself: n minus the loss, over n.
+            KMedoidsResult result = pamsil<T>(source, start, max_iter, pool);
+            const double n = static_cast<double>(source.size()), silhouette = (n - result.loss) / n;
+            MscRun run = score_run<T>(source, std::move(result), pool);
+            run.silhouette = silhouette;
+            return run;
+        }
+        case MscMethod::fastermsc: break;
+    }
+    return score_run<T>(source, fastermsc<T>(source, start, max_iter, pool), pool);
+}
+
+py::dict msc_kmedoids_binding(const py::array& x, const std::string& method, const std::string& metric,
+                              bool precompute, const std::string& init, index_t n_clusters,
+                              const py::object& initial_medoids, int max_iter, std::uint64_t seed, int n_threads) {
     const std::vector<index_t> given = initial_medoids.is_none() ? std::vector<index_t>{} : medoid_indices(initial_medoids);
     const Init how = parse_init(init);
+    const MscMethod which = parse_msc_method(method);
     return with_float_type(x, "X", [&](auto tag) {
         using T = decltype(tag);
         return msc_dict(on_distances<T>(x, metric, precompute, n_threads, [&](const auto& source, ThreadPool& pool) {
             const auto start = starting_medoids<T>(source, given, n_clusters, how, seed, pool);
-            return score_run<T>(source, fastermsc<T>(source, start, max_iter, pool), pool);
+            return run_msc<T>(which, source, start, max_iter, pool);
         }));
     });
 }
@@ -188,9 +221,11 @@ void bind_silhouette(py::module_& m) {
           "The silhouette of every sample (float64), from features or a precomputed matrix; labels in [0, k).");
     m.def("medoid_silhouette", &medoid_silhouette, py::arg("X"), py::arg("medoids"), py::kw_only(), py::arg("metric"),
           py::arg("n_threads"), "The medoid silhouette of every sample (float64) for the given medoids.");
-    m.def("fastermsc", &fastermsc_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("precompute"),
-          py::arg("init"), py::arg("n_clusters"), py::arg("initial_medoids"), py::arg("max_iter"), py::arg("seed"),
-          py::arg("n_threads"), "FasterMSC: k-medoids maximising the medoid silhouette; metric may be 'precomputed'.");
+    m.def("msc_kmedoids", &msc_kmedoids_binding, py::arg("X"), py::kw_only(), py::arg("method"), py::arg("metric"),
+          py::arg("precompute"), py::arg("init"), py::arg("n_clusters"), py::arg("initial_medoids"),
+          py::arg("max_iter"), py::arg("seed"), py::arg("n_threads"),
+          "k-medoids maximising the medoid silhouette (fastermsc, fastmsc, pammedsil) or the silhouette (pamsil); "
+          "metric may be 'precomputed'.");
     m.def("dynmsc", &dynmsc_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("precompute"),
           py::arg("init"), py::arg("max_clusters"), py::arg("min_clusters"), py::arg("initial_medoids"),
           py::arg("max_iter"), py::arg("seed"), py::arg("n_threads"),

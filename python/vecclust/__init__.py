@@ -7,7 +7,7 @@ from ._kmedoids.clara import CLARA
 from ._kmedoids.clarans import CLARANS
 from ._kmedoids.estimator import KMedoids
 from ._kmedoids.functions import KMedoidsResult, alternating, fastpam1, fasterpam, pam, pam_build
-from ._kmedoids.msc import MSCResult, dynmsc, fastermsc, medoid_silhouette
+from ._kmedoids.msc import MSCResult, dynmsc, fastermsc, fastmsc, medoid_silhouette, pammedsil, pamsil
 from ._kmedoids.silhouette import silhouette_samples, silhouette_score
 from ._mixture.gmm import GaussianMixture
 from ._ppp.estimator import PPP
@@ -28,10 +28,13 @@ __all__ = [
     "dynmsc",
     "fastpam1",
     "fastermsc",
+    "fastmsc",
     "fasterpam",
     "medoid_silhouette",
     "pam",
     "pam_build",
+    "pammedsil",
+    "pamsil",
     "silhouette_samples",
     "silhouette_score",
 ]

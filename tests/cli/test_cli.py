@@ -103,3 +103,30 @@ def test_cluster_gmm(tmp_path, capsys):
     expected = GaussianMixture(4, covariance_type="diag", random_state=1).fit(X)
     np.testing.assert_array_equal(np.load(out), expected.predict(X))
     assert f"lower bound={expected.lower_bound_:.6g}" in capsys.readouterr().out
+
+
+def test_cluster_dynmsc_prints_the_chosen_k(tmp_path, capsys):
+    X, _ = separated_blobs(25, seed=7)  # 4 separated blobs
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "labels.npy"
+    assert main(["cluster", str(tmp_path / "X.npy"), "--method", "dynmsc", "--min-clusters", "3",
+                 "--max-clusters", "7", "--init", "build", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    expected = KMedoids("auto", min_clusters=3, max_clusters=7, init="build", random_state=0).fit(X)
+    assert expected.n_clusters_ == 4
+    np.testing.assert_array_equal(np.load(out), expected.labels_)
+    assert f"chosen k=4 medoid silhouette={expected.silhouettes_[1]:.6g}" in printed
+    assert "medoid silhouette by k: " + " ".join(f"{k}:{s:.4f}" for k, s in zip(range(3, 8), expected.silhouettes_)) \
+        in printed
+    assert "medoids: " + " ".join(map(str, expected.medoid_indices_)) in printed
+
+
+def test_cluster_silhouette_methods(tmp_path, capsys):
+    X, _ = separated_blobs(10, seed=8)
+    np.save(tmp_path / "X.npy", X)
+    for method, name in (("fastmsc", "medoid silhouette"), ("pamsil", "silhouette")):
+        assert main(["cluster", str(tmp_path / "X.npy"), "-k", "4", "--method", method, "--out",
+                     str(tmp_path / "l.npy")]) == 0
+        expected = KMedoids(4, method=method, random_state=0).fit(X)
+        assert f"k=4 {name}={expected.silhouettes_[0]:.6g} " in capsys.readouterr().out
+        np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), expected.labels_)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import CLARA, CLARANS, PPP, GaussianMixture, KMeans, KMedoids
 from .common import CLIError, warnings_reported
 from .files import check_out, load_matrix, save_labels
-from .options import EUCLIDEAN_ONLY, WITH_K, apply_method_options
+from .options import EUCLIDEAN_ONLY, FINDS_K, WITH_K, apply_method_options
 
 
 def make_kmeans(args, X, metric):
@@ -41,6 +41,9 @@ def make_ppp(args, X, metric):
 
 
 def make_kmedoids(args, X, metric):
+    if args.method == "dynmsc":  # KMedoids chooses k by the medoid silhouette
+        return KMedoids("auto", max_clusters=args.max_clusters, min_clusters=args.min_clusters, init=args.init,
+                        max_iter=args.max_iter, n_init=args.n_init, **common_options(args, metric))
     return KMedoids(args.k, method=args.method, init=args.init, max_iter=args.max_iter, n_init=args.n_init,
                     **common_options(args, metric))
 
@@ -65,8 +68,8 @@ def resolve_metric(args) -> str:
     if args.method in EUCLIDEAN_ONLY and metric != "euclidean":
         raise CLIError(f"--method {args.method} works with the euclidean metric only, not {metric}")
     if (args.k is not None) != (args.method in WITH_K):
-        raise CLIError("--method ppp finds the number of clusters itself: do not give -k"
-                       if args.method == "ppp" else f"-k is required for --method {args.method}")
+        raise CLIError(f"--method {args.method} finds the number of clusters itself: do not give -k"
+                       if args.method in FINDS_K else f"-k is required for --method {args.method}")
     return metric
 
 
@@ -99,10 +102,24 @@ def print_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: 
         print(f"n={n} k={args.k} inertia={model.inertia_:.6g} iterations={model.n_iter_} time={elapsed:.3f}s "
               f"(kmeans, init {init}, {X.shape[1]} features, {X.dtype}) -> {out}")
     else:
-        what = "dissimilarity matrix" if metric == "precomputed" else f"{X.shape[1]} features, {metric}"
-        print(f"n={n} k={args.k} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
-              f"time={elapsed:.3f}s ({args.method}, init {init}, {what}, {X.dtype}) -> {out}")
-        print("medoids:", " ".join(str(int(m)) for m in model.medoid_indices_))
+        print_kmedoids_summary(model, args, X, metric, elapsed, out)
+
+
+def print_kmedoids_summary(model, args, X: np.ndarray, metric: str, elapsed: float, out: Path) -> None:
+    init = args.init if isinstance(args.init, str) else "given"
+    what = "dissimilarity matrix" if metric == "precomputed" else f"{X.shape[1]} features, {metric}"
+    k, score = f"k={args.k}", ""
+    if args.method == "dynmsc":
+        k = f"chosen k={model.n_clusters_}"
+        score = f" medoid silhouette={model.silhouettes_[model.n_clusters_ - args.min_clusters]:.6g}"
+    elif model.silhouettes_ is not None:  # the silhouette methods
+        score = f" {'silhouette' if args.method == 'pamsil' else 'medoid silhouette'}={model.silhouettes_[0]:.6g}"
+    print(f"n={X.shape[0]} {k}{score} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
+          f"time={elapsed:.3f}s ({args.method}, init {init}, {what}, {X.dtype}) -> {out}")
+    if args.method == "dynmsc":
+        tried = range(args.min_clusters, args.max_clusters + 1)
+        print("medoid silhouette by k:", " ".join(f"{k}:{s:.4f}" for k, s in zip(tried, model.silhouettes_)))
+    print("medoids:", " ".join(str(int(m)) for m in model.medoid_indices_))
 
 
 def cmd_cluster(args) -> int:

@@ -10,8 +10,8 @@ import os
 import sys
 from typing import Sequence
 
-from .._kmedoids.choices import METHODS as KMEDOIDS_METHODS
-from .._kmedoids.choices import METRICS
+from .._kmedoids.choices import METHODS as DEVIATION_METHODS
+from .._kmedoids.choices import METRICS, MSC_METHODS
 from .._mixture.gmm import COVARIANCE_TYPES
 from .cluster import cmd_cluster
 from .common import PROG, CLIError, version
@@ -58,8 +58,11 @@ def add_demo(sub) -> None:
 
 
 METHOD_HELP = (
-    f"{', '.join(KMEDOIDS_METHODS)}: exact k-medoids on the n x n distances (FasterPAM, FastPAM1, PAM, the "
-    "alternating heuristic; default: fasterpam); clara: k-medoids on samples, scored on all points; clarans: "
+    f"{', '.join(DEVIATION_METHODS)}: exact k-medoids on the n x n distances (FasterPAM, FastPAM1, PAM, the "
+    f"alternating heuristic; default: fasterpam); {', '.join(MSC_METHODS)}: k-medoids that maximise the "
+    "medoid silhouette (FasterMSC, FastMSC, PAMMEDSIL) or the silhouette (PAMSIL, small data only); dynmsc: "
+    "FasterMSC for every k from --max-clusters down to --min-clusters, keeping the k of the best medoid "
+    "silhouette (it finds the number of clusters: no -k); clara: k-medoids on samples, scored on all points; clarans: "
     "randomised swap search with distances computed on demand (clara and clarans never store an n x n "
     "matrix); kmeans: k-means (Hamerly's exact algorithm); gmm: a Gaussian mixture fitted by EM, each row "
     "labelled with its most likely component; ppp: probabilistic partitive partitioning, which finds the "
@@ -89,7 +92,12 @@ def add_cluster(sub) -> None:
     cluster.add_argument("file", metavar="FILE", help=f"samples x features (.npy, {text}), or a square "
                                                       "dissimilarity matrix with --precomputed")
     cluster.add_argument("-k", "--n-clusters", dest="k", type=int, default=None, metavar="K",
-                         help="number of clusters (gmm: components; required except for ppp, which finds it)")
+                         help="number of clusters (gmm: components; required except for dynmsc and ppp, which "
+                              "find it)")
+    cluster.add_argument("--max-clusters", type=int, default=None, metavar="K",
+                         help="dynmsc: the largest k tried (default: 10)")
+    cluster.add_argument("--min-clusters", type=int, default=None, metavar="K",
+                         help="dynmsc: the smallest k tried (default: 2)")
     cluster.add_argument("--method", choices=METHODS, default="fasterpam", help=METHOD_HELP)
     cluster.add_argument("--metric", choices=(*METRICS, "precomputed"), default=None,
                          help="default: euclidean (precomputed: FILE is a dissimilarity matrix; k-medoids "
@@ -127,7 +135,9 @@ def add_cluster(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG, description="Clustering with a C++ core. `vecclust cluster` clusters the rows of a data file "
-                               "with exact k-medoids (fasterpam, fastpam1, pam, alternate), CLARA and CLARANS for "
+                               "with exact k-medoids (fasterpam, fastpam1, pam, alternate; fastermsc, fastmsc, "
+                               "pammedsil and pamsil for the silhouette; dynmsc, which chooses k), CLARA and "
+                               "CLARANS for "
                                "data too large for a distance matrix, k-means, a Gaussian mixture, or PPP, which "
                                "finds the number of clusters itself. `vecclust demo` runs them on bundled and "
                                "generated data and builds and searches a multi-tenant vector index; the index "

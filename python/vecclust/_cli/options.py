@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from .._kmeans.estimator import KMEANS_INITS
 from .._kmedoids.choices import INITS as KMEDOIDS_INITS
-from .._kmedoids.choices import METHODS as KMEDOIDS_METHODS
+from .._kmedoids.choices import METHODS as DEVIATION_METHODS
+from .._kmedoids.choices import MSC_METHODS
 from .._mixture.gmm import INIT_PARAMS as GMM_INITS
 from .common import CLIError
 
+# The KMedoids methods: the total deviation's, the silhouette's, and dynmsc (KMedoids("auto")).
+KMEDOIDS_METHODS = (*DEVIATION_METHODS, *MSC_METHODS, "dynmsc")
 # Every --method, the k-medoids methods first.
 METHODS = (*KMEDOIDS_METHODS, "clara", "clarans", "kmeans", "gmm", "ppp")
 EUCLIDEAN_ONLY = ("kmeans", "gmm", "ppp")
-WITH_K = tuple(m for m in METHODS if m != "ppp")  # ppp finds the number of clusters itself
+FINDS_K = ("dynmsc", "ppp")  # they find the number of clusters themselves
+WITH_K = tuple(m for m in METHODS if m not in FINDS_K)
 
 # The initialisation names each method takes, its default, and whether it takes row indices
 # (initial medoids for k-medoids, the rows to start from for k-means).
@@ -31,7 +35,9 @@ APPLIES = {
     "init": ("--init", tuple(INIT_NAMES), None),  # per method: INIT_DEFAULT
     "n_init": ("--n-init", (*KMEDOIDS_METHODS, "kmeans", "gmm"), None),  # per method: n_init_default
     "max_iter": ("--max-iter", (*KMEDOIDS_METHODS, "clara", "kmeans", "gmm"), None),  # per method: max_iter_default
-    "seed": ("--seed", WITH_K, 0),
+    "seed": ("--seed", (*WITH_K, "dynmsc"), 0),
+    "max_clusters": ("--max-clusters", ("dynmsc",), 10),
+    "min_clusters": ("--min-clusters", ("dynmsc",), 2),
     "n_sampling": ("--n-sampling", ("clara",), None),
     "n_sampling_iter": ("--n-sampling-iter", ("clara",), 5),
     "n_local": ("--n-local", ("clarans",), 2),

@@ -53,11 +53,11 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         n = X.shape[0]
         if precomputed and X.shape[1] != n:
             raise ValueError(f"with metric='precomputed' X must be a square dissimilarity matrix, got shape {X.shape}")
-        n_clusters = params["n_clusters"]
+        n_clusters, name = params["n_clusters"], "n_clusters"
         if n_clusters == "auto":  # KMedoids: the largest k tried
-            n_clusters = params["max_clusters"]
+            n_clusters, name = params["max_clusters"], "max_clusters"
         if n_clusters > n:
-            raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={n}")
+            raise ValueError(f"{name}={n_clusters} must be <= n_samples={n}")
         if not precomputed and n_clusters > 1 and np.ptp(X, axis=0).max() == 0:
             raise ValueError(f"all samples are identical, so {n_clusters} distinct clusters cannot be formed")
         weights = check_weights(sample_weight, n, X.dtype)

@@ -4,4 +4,5 @@ parse_metric) accept exactly these names."""
 METHODS = ("fasterpam", "fastpam1", "pam", "alternate")
 INITS = ("random", "first", "build", "lab", "k-medoids++")
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
-MSC_METHODS = ("fastermsc",)  # maximise the medoid silhouette (_kmedoids/msc.py), KMedoids only
+# maximise the medoid silhouette, or (pamsil) the silhouette (_kmedoids/msc.py), KMedoids only
+MSC_METHODS = ("fastermsc", "fastmsc", "pammedsil", "pamsil")

@@ -48,11 +48,14 @@ class KMedoids(MedoidClusterer):
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine", "precomputed"}, default="euclidean"
         With "precomputed", X is a symmetric dissimilarity matrix, and at predict time the
         dissimilarities from the new samples to the training samples.
-    method : {"fasterpam", "fastpam1", "pam", "alternate", "fastermsc"}, default="fasterpam"
+    method : {"fasterpam", "fastpam1", "pam", "alternate", "fastermsc", "fastmsc", "pammedsil", \
+"pamsil"}, default="fasterpam"
         FasterPAM (eager swaps) is the fast default; FastPAM1 and PAM make the classic PAM
         swaps (PAM the slow way); "alternate" is the k-means-style heuristic. "fastermsc"
-        maximises the medoid silhouette instead of minimising the total deviation (no
-        sample weights; n_init restarts keep the highest silhouette).
+        (eager), "fastmsc" (best swap) and "pammedsil" (the same swaps, the slow way)
+        maximise the medoid silhouette instead of minimising the total deviation, "pamsil"
+        the silhouette itself (O(k n^3) per swap: small data only); none takes sample
+        weights, and n_init restarts keep the highest silhouette.
     init : {"random", "first", "build", "lab", "k-medoids++"} or array-like of int, default="random"
         Initial medoids, or their sample indices (n_clusters of them).
     max_iter : int, default=300
@@ -88,7 +91,8 @@ class KMedoids(MedoidClusterer):
     n_clusters_ : int
         The number of clusters (chosen by DynMSC with n_clusters="auto").
     silhouettes_ : ndarray or None
-        "fastermsc" and "auto": the average medoid silhouette of the result, and with "auto" of
+        The silhouette methods and "auto": the average medoid silhouette of the result (the
+        silhouette for "pamsil"), and with "auto" of
         each k from min_clusters to max_clusters (``silhouettes_[k - min_clusters]``).
     """
 

@@ -1,5 +1,5 @@
-"""Medoid silhouette clustering: medoid_silhouette, fastermsc and dynmsc (the conventions of the
-`kmedoids` package: a dissimilarity matrix and k or the initial medoids)."""
+"""Silhouette clustering: medoid_silhouette, fastermsc, fastmsc, pammedsil, pamsil and dynmsc (the
+conventions of the `kmedoids` package: a dissimilarity matrix and k or the initial medoids)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ class MSCResult:
     Attributes
     ----------
     silhouette : float
-        The average medoid silhouette of the result (higher is better, at most 1).
+        The objective of the result (higher is better, at most 1): the average medoid
+        silhouette, or for pamsil the silhouette.
     loss : float
-        The average medoid silhouette again, the value the `kmedoids` package returns as `loss`.
+        The same value, which the `kmedoids` package returns as `loss`.
     labels : ndarray of shape (n_samples,)
         Cluster of each sample (its nearest medoid), 0..k-1 in the order of `medoids`.
     medoids : ndarray of shape (k,)
@@ -104,9 +105,16 @@ def _result(raw, n, range_k, best_k, silhouettes):
                      converged=bool(raw["converged"]), best_k=best_k, silhouettes=silhouettes, range_k=range_k)
 
 
-def fastermsc(diss, medoids, *, max_iter=100, init="random", random_state=None, n_threads=None):
-    """FasterMSC: k-medoids that maximises the medoid silhouette, with eager swaps, O(n^2) per pass.
+def _swap_method(method, diss, medoids, max_iter, init, random_state, n_threads):
+    diss, k, initial, init, max_iter = _prepare(diss, medoids, init, max_iter)
+    scale = scale_for(diss, "precomputed")
+    raw = _core.msc_kmedoids(scale.data(diss), method=method, metric="precomputed", precompute=False, init=init,
+                             n_clusters=k, initial_medoids=initial, max_iter=max_iter,
+                             seed=seed_from(random_state), n_threads=n_threads_from(n_threads))
+    return _result(raw, diss.shape[0], range(k, k + 1), k, np.array([raw["silhouette"]]))
 
+
+_SWAP_PARAMETERS = """
     Parameters
     ----------
     diss : array-like of shape (n_samples, n_samples)
@@ -114,8 +122,8 @@ def fastermsc(diss, medoids, *, max_iter=100, init="random", random_state=None, 
     medoids : int or array-like of int
         The number of clusters k (2 <= k < n_samples), or the indices of the initial medoids.
     max_iter : int, default=100
-        Maximum number of passes over the candidates.
-    init : {"random", "first", "build", "lab", "k-medoids++"}, default="random"
+        Maximum number of passes over the candidates (swaps for the best-swap methods).
+    init : {"random", "first", "build", "lab", "k-medoids++"}, default=%r
         How to choose the initial medoids when `medoids` is an int.
     random_state : int, RandomState, Generator or None
     n_threads : int or None
@@ -124,18 +132,54 @@ def fastermsc(diss, medoids, *, max_iter=100, init="random", random_state=None, 
     Returns
     -------
     MSCResult
+"""
 
+_MSC_REFERENCE = """
     References
     ----------
     L. Lenssen and E. Schubert, "Medoid silhouette clustering with automatic cluster number
     selection", Information Systems 120, 2024.
-    """
-    diss, k, initial, init, max_iter = _prepare(diss, medoids, init, max_iter)
-    scale = scale_for(diss, "precomputed")
-    raw = _core.fastermsc(scale.data(diss), metric="precomputed", precompute=False, init=init, n_clusters=k,
-                          initial_medoids=initial, max_iter=max_iter, seed=seed_from(random_state),
-                          n_threads=n_threads_from(n_threads))
-    return _result(raw, diss.shape[0], range(k, k + 1), k, np.array([raw["silhouette"]]))
+"""
+
+_PAM_REFERENCE = """
+    References
+    ----------
+    M. Van der Laan, K. Pollard and J. Bryan, "A new partitioning around medoids algorithm",
+    Journal of Statistical Computation and Simulation 73(8), 2003.
+"""
+
+
+def fastermsc(diss, medoids, *, max_iter=100, init="random", random_state=None, n_threads=None):
+    return _swap_method("fastermsc", diss, medoids, max_iter, init, random_state, n_threads)
+
+
+def fastmsc(diss, medoids, *, max_iter=100, init="random", random_state=None, n_threads=None):
+    return _swap_method("fastmsc", diss, medoids, max_iter, init, random_state, n_threads)
+
+
+def pammedsil(diss, medoids, *, max_iter=100, init="build", random_state=None, n_threads=None):
+    return _swap_method("pammedsil", diss, medoids, max_iter, init, random_state, n_threads)
+
+
+def pamsil(diss, medoids, *, max_iter=100, init="build", random_state=None, n_threads=None):
+    return _swap_method("pamsil", diss, medoids, max_iter, init, random_state, n_threads)
+
+
+fastermsc.__doc__ = ("""FasterMSC: k-medoids that maximises the medoid silhouette, with eager swaps, O(n^2) per pass.
+""" + _SWAP_PARAMETERS % "random" + _MSC_REFERENCE)
+fastmsc.__doc__ = ("""FastMSC: the best swap for the medoid silhouette in each iteration, O(n^2) per swap.
+
+    It makes the same swaps as :func:`pammedsil`, k^2 times faster; :func:`fastermsc` is faster still.
+""" + _SWAP_PARAMETERS % "random" + _MSC_REFERENCE)
+pammedsil.__doc__ = ("""PAMMEDSIL: the original best-swap search for the medoid silhouette, O(k^2 n^2) per swap.
+
+    Each trial swap is priced from scratch; :func:`fastmsc` makes the same swaps faster.
+""" + _SWAP_PARAMETERS % "build" + _PAM_REFERENCE)
+pamsil.__doc__ = ("""PAMSIL: the best-swap search for the silhouette itself, O(k n^3) per swap (small n only).
+
+    Each trial labels every sample by its nearest medoid and computes the exact silhouette
+    (singletons count 0); the best swap is made while it raises the silhouette.
+""" + _SWAP_PARAMETERS % "build" + _PAM_REFERENCE)
 
 
 def dynmsc(diss, max_k, *, min_k=2, max_iter=100, init="random", random_state=None, n_threads=None):
@@ -179,8 +223,8 @@ def check_min_k(min_k, max_k):
 
 
 def fit_msc(estimator, X, params, weights, initial, *, auto, precompute):
-    """KMedoids' fit with method="fastermsc" or n_clusters="auto" (DynMSC): the core's result
-    dict, with the best silhouette over n_init restarts."""
+    """KMedoids' fit with a method of MSC_METHODS or n_clusters="auto" (DynMSC): the core's
+    result dict, with the best silhouette over n_init restarts."""
     if weights is not None:
         raise ValueError("sample_weight is not supported by the medoid silhouette methods")
     n = X.shape[0]
@@ -200,7 +244,7 @@ def fit_msc(estimator, X, params, weights, initial, *, auto, precompute):
         if auto:
             raw = _core.dynmsc(X, max_clusters=k, min_clusters=params["min_clusters"], seed=int(seed), **common)
         else:
-            raw = _core.fastermsc(X, n_clusters=k, seed=int(seed), **common)
+            raw = _core.msc_kmedoids(X, method=estimator.method, n_clusters=k, seed=int(seed), **common)
             raw["best_k"], raw["silhouettes"] = k, np.array([raw["silhouette"]])
         if best is None or raw["silhouette"] > best["silhouette"]:
             best = raw

@@ -7,7 +7,7 @@
 #include <algorithm>  // std::min_element
 #include <vector>     // std::vector
 
-#include "vecclust/kmedoids/fastermsc.hpp"
+#include "vecclust/kmedoids/msc_swaps.hpp"
 
 namespace vecclust {
 

@@ -18,10 +18,12 @@
 
 #include <algorithm>  // std::copy, std::fill
 #include <cstdint>    // std::int32_t
+#include <cstring>    // std::memcpy
 #include <limits>     // std::numeric_limits
 #include <vector>     // std::vector
 
 #include "vecclust/base/common.hpp"
+#include "vecclust/cpu/isa.hpp"
 #include "vecclust/cpu/simd.hpp"
 #include "vecclust/kmedoids/medoid_silhouette.hpp"
 #include "vecclust/kmedoids/state.hpp"  // KMedoidsResult
@@ -40,7 +42,9 @@ class MscAssignment {
 
     // Weights are not supported by the medoid silhouette; the argument keeps the interface.
     MscAssignment(index_t n, index_t k, const T* /*weights*/)
-        : n_(n), k_(k), near_(static_cast<size_t>(n)), third_(static_cast<size_t>(n)), table_(static_cast<size_t>(n * k)) {}
+        : n_(n), k_(k), near_(static_cast<size_t>(n)), d1_(static_cast<size_t>(n)), d2_(static_cast<size_t>(n)),
+          third_(static_cast<size_t>(n)), now_(static_cast<size_t>(n)), lose_1_(static_cast<size_t>(n)),
+          lose_2_(static_cast<size_t>(n)), table_(static_cast<size_t>(n * k)) {}
 
     index_t n() const { return n_; }
     index_t k() const { return k_; }
@@ -70,31 +74,54 @@ class MscAssignment {
     // removal[i]: the change of the loss when medoid i is removed and nothing replaces it.
     void removal_loss(std::vector<double>& removal) const {
         removal.assign(static_cast<size_t>(k_), 0.0);
-        for (const Near& p : near_) {
-            const double now = medoid_silhouette_of(p.d1, p.d2);
-            removal[static_cast<size_t>(p.i1)] += now - medoid_silhouette_of(p.d2, p.d3);
-            removal[static_cast<size_t>(p.i2)] += now - medoid_silhouette_of(p.d1, p.d3);
+        for (size_t o = 0; o < near_.size(); ++o) {
+            removal[static_cast<size_t>(near_[o].i1)] += lose_1_[o];
+            removal[static_cast<size_t>(near_[o].i2)] += lose_2_[o];
         }
     }
 
     // The best swap for candidate j over all k medoids, in one pass over d(., j). `delta` is
-    // scratch of size k.
+    // scratch (4 k doubles). Points with d(o, j) < d3(o) contribute; blocks of 16 are screened
+    // first, the terms of a block with any are computed for all 16 lanes at once (isa::dispatch)
+    // and added for those points, in index order, to 4 interleaved partial sums (by index mod
+    // 4), so that consecutive points of one cluster do not wait on each other's additions; the
+    // partials are added in a fixed order.
     SwapGain evaluate_candidate(const T* row_j, const std::vector<double>& removal, std::vector<double>& delta) const {
-        std::copy(removal.begin(), removal.end(), delta.begin());
-        double shared = 0.0;
-        // Only points with d(o, j) < d3(o) contribute: blocks of 16 are screened first.
-        index_t o = 0;
-        for (; o + 16 <= n_; o += 16)
-            for (std::uint32_t mask = simd::less_mask16(row_j + o, third_.data() + o); mask != 0; mask &= mask - 1) {
-                const int t = simd::lowest_bit(mask);
-                add(row_j[o + t], near_[static_cast<size_t>(o + t)], delta, shared);
+        const auto k = static_cast<size_t>(k_);
+        delta.assign(4 * k, 0.0);
+        double shared[4] = {0.0, 0.0, 0.0, 0.0};
+        isa::dispatch<isa::Level::avx2>([&](auto) {
+            double cs[16], c1[16], c2[16];
+            for (index_t o = 0; o < n_; o += 16) {
+                const index_t width = std::min<index_t>(16, n_ - o);
+                std::uint32_t mask = 0;
+                if (width == 16) {
+                    mask = simd::less_mask16(row_j + o, third_.data() + o);
+                    if (mask == 0) continue;
+                    terms16(o, row_j + o, cs, c1, c2);
+                } else {
+                    for (index_t t = 0; t < width; ++t) {
+                        mask |= static_cast<std::uint32_t>(row_j[o + t] < third_[static_cast<size_t>(o + t)]) << t;
+                        terms(o + t, row_j[o + t], cs[t], c1[t], c2[t]);
+                    }
+                }
+                for (; mask != 0; mask &= mask - 1) {
+                    const int t = simd::lowest_bit(mask);
+                    const Near& p = near_[static_cast<size_t>(o + t)];
+                    double* lane = delta.data() + static_cast<size_t>(t & 3) * k;
+                    shared[t & 3] += cs[t];
+                    lane[p.i1] += c1[t];
+                    lane[p.i2] += c2[t];
+                }
             }
-        for (; o < n_; ++o)
-            if (row_j[o] < third_[static_cast<size_t>(o)]) add(row_j[o], near_[static_cast<size_t>(o)], delta, shared);
+        });
         std::int32_t best = 0;
-        for (index_t i = 1; i < k_; ++i)
-            if (delta[static_cast<size_t>(i)] < delta[static_cast<size_t>(best)]) best = static_cast<std::int32_t>(i);
-        return {delta[static_cast<size_t>(best)] + shared, best};
+        double best_delta = std::numeric_limits<double>::infinity();
+        for (size_t i = 0; i < k; ++i) {
+            const double d = removal[i] + ((delta[i] + delta[k + i]) + (delta[2 * k + i] + delta[3 * k + i]));
+            if (d < best_delta) best_delta = d, best = static_cast<std::int32_t>(i);
+        }
+        return {best_delta + ((shared[0] + shared[1]) + (shared[2] + shared[3])), best};
     }
 
     // Replaces medoid `slot` by point j (distances row_j) and finds every point's nearest three again.
@@ -123,16 +150,58 @@ class MscAssignment {
         T d1 = kInf, d2 = kInf, d3 = kInf;
     };
 
-    // The change point o makes to the loss of each swap with a candidate at distance d < d3.
-    static void add(T d, const Near& p, std::vector<double>& delta, double& shared) {
-        const double now = medoid_silhouette_of(p.d1, p.d2);
-        // s(o) with the candidate added and a medoid other than o's nearest two removed.
-        const double other = d < p.d1 ? medoid_silhouette_of(d, p.d1) : d < p.d2 ? medoid_silhouette_of(p.d1, d) : now;
-        const double without_1 = d < p.d2 ? medoid_silhouette_of(d, p.d2) : medoid_silhouette_of(p.d2, d);
-        const double without_2 = d < p.d1 ? medoid_silhouette_of(d, p.d1) : medoid_silhouette_of(p.d1, d);
-        shared += now - other;
-        delta[static_cast<size_t>(p.i1)] += (other - without_1) - (now - medoid_silhouette_of(p.d2, p.d3));
-        delta[static_cast<size_t>(p.i2)] += (other - without_2) - (now - medoid_silhouette_of(p.d1, p.d3));
+    // The terms point o adds to each swap with a candidate at distance d (used if d < d3): to
+    // the shared sum, and to the removals of i1 and i2. With the candidate added, o's nearest
+    // two are (a1, b1) = (min(d, d1), max(d, d1)) if the medoid removed is i2, and (a2, b2) =
+    // (min(d, d2), max(d, d2)) if it is i1; the quotients a1 / b1 and a2 / b2 share one
+    // division by b1 b2. b1 = 0 (d = d1 = 0) makes both silhouettes 1. No branches, so that a
+    // block of points is computed in vectors.
+    VECCLUST_ALWAYS_INLINE void terms(index_t o, T d, double& cs, double& c1, double& c2) const {
+        const T d1 = d1_[static_cast<size_t>(o)], d2 = d2_[static_cast<size_t>(o)];
+        const double a1 = std::min(d, d1), b1 = std::max(d, d1), a2 = std::min(d, d2), b2 = std::max(d, d2);
+        const double r = 1.0 / (b1 * b2);
+        const double without_2 = b1 > 0.0 ? 1.0 - a1 * b2 * r : 1.0;
+        const double without_1 = b1 > 0.0 ? 1.0 - a2 * b1 * r : 1.0;
+        const double now = now_[static_cast<size_t>(o)];
+        // A medoid other than o's nearest two removed: without_2 if the candidate is nearer than d2.
+        const double other = d < d2 ? without_2 : now;
+        cs = now - other;
+        c1 = (other - without_1) - lose_1_[static_cast<size_t>(o)];
+        c2 = (other - without_2) - lose_2_[static_cast<size_t>(o)];
+    }
+
+    // terms() of the 16 points from o, 4 at a time in vectors of doubles (the same operations
+    // per lane as terms()).
+    VECCLUST_ALWAYS_INLINE void terms16(index_t o, const T* d, double* cs, double* c1, double* c2) const {
+#ifdef VECCLUST_VECTOR_EXTENSIONS
+        typedef double V __attribute__((vector_size(32)));
+        typedef T W __attribute__((vector_size(4 * sizeof(T))));
+        const auto at = static_cast<size_t>(o);
+        for (int q = 0; q < 16; q += 4) {
+            W dw, d1w, d2w;
+            std::memcpy(&dw, d + q, sizeof(W));
+            std::memcpy(&d1w, d1_.data() + at + q, sizeof(W));
+            std::memcpy(&d2w, d2_.data() + at + q, sizeof(W));
+            V now, lose_1, lose_2;
+            std::memcpy(&now, now_.data() + at + q, sizeof(V));
+            std::memcpy(&lose_1, lose_1_.data() + at + q, sizeof(V));
+            std::memcpy(&lose_2, lose_2_.data() + at + q, sizeof(V));
+            const V dv = __builtin_convertvector(dw, V), d1 = __builtin_convertvector(d1w, V),
+                    d2 = __builtin_convertvector(d2w, V);
+            const V one = V{} + 1.0, zero = V{};
+            const V a1 = d1 < dv ? d1 : dv, b1 = dv < d1 ? d1 : dv, a2 = d2 < dv ? d2 : dv, b2 = dv < d2 ? d2 : dv;
+            const V r = one / (b1 * b2);
+            const V without_2 = b1 > zero ? one - a1 * b2 * r : one;
+            const V without_1 = b1 > zero ? one - a2 * b1 * r : one;
+            const V other = dv < d2 ? without_2 : now;
+            const V vcs = now - other, vc1 = (other - without_1) - lose_1, vc2 = (other - without_2) - lose_2;
+            std::memcpy(cs + q, &vcs, sizeof(V));
+            std::memcpy(c1 + q, &vc1, sizeof(V));
+            std::memcpy(c2 + q, &vc2, sizeof(V));
+        }
+#else
+        for (index_t t = 0; t < 16; ++t) terms(o + t, d[t], cs[t], c1[t], c2[t]);
+#endif
     }
 
     void set_column(index_t slot, const T* row) {
@@ -154,14 +223,21 @@ class MscAssignment {
                 p.i3 = slot, p.d3 = d;
             }
         }
-        near_[static_cast<size_t>(o)] = p;
-        third_[static_cast<size_t>(o)] = p.d3;
+        const auto at = static_cast<size_t>(o);
+        near_[at] = p;
+        d1_[at] = p.d1, d2_[at] = p.d2, third_[at] = p.d3;
+        now_[at] = medoid_silhouette_of(p.d1, p.d2);
+        lose_1_[at] = now_[at] - medoid_silhouette_of(p.d2, p.d3);
+        lose_2_[at] = now_[at] - medoid_silhouette_of(p.d1, p.d3);
     }
 
     index_t n_, k_;
     std::vector<index_t> medoids_;
     std::vector<Near> near_;
-    std::vector<T> third_;  // d3 of every point, for the screening
+    // Per point, for the vectorised terms: d1, d2, d3 (also the screen), s(o) now, and what
+    // removing i1 or i2 (nothing added) takes from it.
+    std::vector<T> d1_, d2_, third_;
+    std::vector<double> now_, lose_1_, lose_2_;
     std::vector<T> table_;
 };
 

@@ -44,13 +44,14 @@ BestSwap best_swap(index_t n, ThreadPool& pool, Price&& price) {
     return overall;
 }
 
-// The SWAP loop shared by PAM and FastPAM1; `price` knows how to cost one candidate.
-template <class T, class Source, class MakePrice>
+// The SWAP loop shared by PAM and FastPAM1 (and, with MscAssignment, FastMSC); `price` knows
+// how to cost one candidate.
+template <class T, class Source, class MakePrice, class State = MedoidAssignment<T>>
 KMedoidsResult best_swap_descent(const Source& source, const std::vector<index_t>& initial, const T* weights, int max_iter,
                                  ThreadPool& pool, MakePrice&& make_price) {
     const index_t n = source.size(), k = static_cast<index_t>(initial.size());
     RowScratch<T> scratch(pool.size(), n);
-    MedoidAssignment<T> state(n, k, weights);
+    State state(n, k, weights);
     std::vector<T> swap_row(static_cast<size_t>(n));
     double loss = state.reset(source, initial, swap_row);
     KMedoidsResult result;
@@ -78,20 +79,23 @@ KMedoidsResult best_swap_descent(const Source& source, const std::vector<index_t
 
 }  // namespace detail
 
-template <class T, class Source>
+// State: MedoidAssignment for FastPAM1; MscAssignment (msc_state.hpp) makes it FastMSC.
+template <class T, class Source, class State = MedoidAssignment<T>>
 KMedoidsResult fastpam1(const Source& source, const std::vector<index_t>& initial, const T* weights, int max_iter,
                         ThreadPool& pool) {
     const index_t k = static_cast<index_t>(initial.size());
     std::vector<double> removal;
     std::vector<std::vector<double>> delta(static_cast<size_t>(pool.size()), std::vector<double>(static_cast<size_t>(k)));
-    return detail::best_swap_descent<T>(source, initial, weights, max_iter, pool, [&](const MedoidAssignment<T>& state, RowScratch<T>& scratch) {
+    auto make_price = [&](const State& state, RowScratch<T>& scratch) {
         state.removal_loss(removal);
         return [&, &state = state, &scratch = scratch](index_t j, int thread_id) {
             if (state.is_medoid(j)) return detail::BestSwap{};
             const auto gain = state.evaluate_candidate(source.row(j, scratch[thread_id]), removal, delta[static_cast<size_t>(thread_id)]);
             return detail::BestSwap{gain.delta, j, gain.slot};
         };
-    });
+    };
+    return detail::best_swap_descent<T, Source, decltype(make_price)&, State>(source, initial, weights, max_iter, pool,
+                                                                              make_price);
 }
 
 template <class T, class Source>
