@@ -54,6 +54,9 @@ def add_demo(sub) -> None:
                           description=f"Prints one table per section: {sections}.")
     add_n_threads(demo)
     add_seed(demo)
+    demo.add_argument("--plot", metavar="FILE.png", default=None,
+                      help="also draw the results (speed against scikit-learn, k-medoids, PPP, the index) into "
+                           "a PNG file (needs matplotlib)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -121,6 +124,10 @@ def add_cluster(sub) -> None:
                          help=f"where to save the labels, in the format its extension names ({out_formats}): .npy "
                               f"an int64 array, {text} text with one label per line; any other extension is an "
                               "error")
+    cluster.add_argument("--plot", metavar="FILE.png", default=None,
+                         help="also draw the rows coloured by label (on their first two principal components "
+                              "when there are more than two columns), medoids or centres marked, into a PNG file "
+                              "(needs matplotlib; not with --precomputed)")
     cluster.set_defaults(handler=cmd_cluster)
 
 
