@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class DemoRun:
 
     method: str
     init: str
-    make: Callable[[int, "int | None", "int | None"], object]
+    make: Callable[[int, "int | None", "int | None"], Any]
 
 
 def kmedoids_run(method: str, init: str) -> DemoRun:

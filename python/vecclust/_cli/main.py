@@ -70,7 +70,7 @@ METHOD_HELP = (
 
 
 def init_help() -> str:
-    groups = {}
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for method, names in INIT_NAMES.items():
         groups.setdefault((names, INIT_DEFAULT[method]), []).append(method)
     parts = [f"{'/'.join(methods) if len(methods) < 3 else 'the k-medoids methods'}: {', '.join(names)} "
