@@ -20,6 +20,9 @@ ARI) and PPP on a million points (time against the 60 s bar).
 
 From test_bench_gmm.py: Gaussian mixture EM, the median-time ratio scikit-learn / vecclust from
 the same initial parameters, both final lower bounds (mean log-likelihoods) and iteration counts.
+
+Then draws every ratio against a peer as one bar chart (--plot, default
+bench/results/speed_ratios.png; --no-plot for none).
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plots import RESULTS_DIR, ratio_bars  # noqa: E402
 
 LIBRARIES = ("vecclust", "kmedoids")
 THREAD_ORDER = {"1": 0, "all": 1}
@@ -35,6 +42,10 @@ THREAD_ORDER = {"1": 0, "all": 1}
 def load(path):
     with open(path) as f:
         data = json.load(f)
+    return data, load_data(data)
+
+
+def load_data(data):
     rows = {}  # (bench, n, k, threads) -> {library: (median, rounds, extra_info)}
     for b in data.get("benchmarks", []):
         info = b.get("extra_info", {})
@@ -42,7 +53,7 @@ def load(path):
             continue
         key = (info["bench"], int(info["n"]), int(info["k"]), str(info["threads"]))
         rows.setdefault(key, {})[info["library"]] = (b["stats"]["median"], b["stats"]["rounds"], info)
-    return data, rows
+    return rows
 
 
 def fmt_time(entry):
@@ -312,9 +323,49 @@ def gmm_table(data):
     return out + [""]
 
 
+def grouped_ratios(entries, group_key, peer, ours="vecclust"):
+    """{group key: peer median / our median} over the entries of one kind of benchmark."""
+    groups = {}
+    for median, _, info in entries:
+        groups.setdefault(group_key(info), {})[info.get("library", info.get("method"))] = median
+    return {key: libs[peer] / libs[ours] for key, libs in groups.items() if peer in libs and libs.get(ours)}
+
+
+def speed_ratio_rows(data, rows):
+    """(algorithm, row, ratio peer / vecclust) for the figure: every comparison with a peer."""
+    out = []
+    for bench, group in (("fasterpam", "FasterPAM vs kmedoids"), ("end_to_end", "features to medoids vs sklearn+kmedoids")):
+        for key in sorted((k for k in rows if k[0] == bench), key=lambda t: (t[1], t[2], THREAD_ORDER.get(t[3], 9))):
+            vc, km = rows[key].get("vecclust"), rows[key].get("kmedoids")
+            if vc and km and vc[0] > 0:
+                out.append((group, f"n={key[1]} k={key[2]} threads={key[3]}", km[0] / vc[0]))
+    kmeans = grouped_ratios(clara_entries(data, "kmeans"), lambda i: (i["variant"], i["n"], i["k"], str(i["threads"])),
+                            "sklearn")
+    out += [("KMeans vs sklearn", f"{v} n={n} k={k} threads={t}", r) for (v, n, k, t), r in sorted(kmeans.items())]
+    gmm = grouped_ratios(clara_entries(data, "gmm"), lambda i: (i["n"], i["k"], i["covariance_type"], i["dtype"],
+                                                                str(i["threads"])), "sklearn")
+    out += [("GaussianMixture vs sklearn", f"n={n} k={k} {c} {d} threads={t}", r)
+            for (n, k, c, d, t), r in sorted(gmm.items(), key=lambda item: (-item[0][0], item[0][1:]))]
+    ppp = grouped_ratios(clara_entries(data, "ppp_timing"), lambda i: (i["n"], i["k"]), "GMM-BIC", "PPP")
+    out += [("PPP vs GMM-BIC sweep", f"n={n} true k={k}", r) for (n, k), r in sorted(ppp.items())]
+    pyc = grouped_ratios(clara_entries(data, "clarans_pyclustering"), lambda i: (i["n"], i["k"]), "pyclustering")
+    out += [("CLARANS vs pyclustering", f"n={n} k={k}", r) for (n, k), r in sorted(pyc.items())]
+    clara = clara_entries(data, "clara_quality")
+    reference = {(i.get("dataset"), str(i["threads"])): m for m, _, i in clara if i["method"] == "fasterpam"}
+    for median, _, info in clara:
+        ref = reference.get((info.get("dataset"), str(info["threads"])))
+        if info["method"] != "fasterpam" and ref and median > 0:
+            out.append(("CLARA/CLARANS vs full FasterPAM", f"{info.get('label', info['method'])} "
+                        f"{info.get('dataset', 'blobs')} threads={info['threads']}", ref / median))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="the file written by pytest --benchmark-json")
+    parser.add_argument("--plot", type=Path, default=RESULTS_DIR / "speed_ratios.png",
+                        help="the speed-ratio figure (default: bench/results/speed_ratios.png)")
+    parser.add_argument("--no-plot", action="store_true", help="print the tables only")
     args = parser.parse_args(argv)
     data, rows = load(args.json)
     clara_lines = (clara_quality_table(data) + clara_scale_table(data) + clarans_pyclustering_table(data)
@@ -337,6 +388,9 @@ def main(argv=None):
                    "sklearn pairwise_distances + kmedoids.fasterpam vs vecclust.KMedoids.fit", "sklearn+kmedoids")
     lines += clara_lines
     print("\n".join(lines).rstrip())
+    if not args.no_plot:
+        ratio_bars(speed_ratio_rows(data, rows), args.plot, "vecclust against the peer of each benchmark "
+                   "(median times, same run)", "time of the peer / time of vecclust (> 1: vecclust faster)")
     return 0
 
 

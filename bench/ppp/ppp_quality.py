@@ -15,7 +15,8 @@ median fit time. PPP also runs twice on identical input, and the labels must be 
 
 BLAS and OpenMP are pinned to the same number of threads for every method with threadpoolctl
 (--threads, default 1); PPP gets n_threads equal to it. Times are wall-clock on a shared
-machine: compare methods within one run, not across runs.
+machine: compare methods within one run, not across runs. The mean ARI per group and method is
+also drawn (--plot, default bench/results/ppp_ari.png; --no-plot for none).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ppp_datasets  # noqa: E402
 from ppp_datasets import BLOB_GROUPS, GROUPS, NULL, SHAPES, WELL_SEPARATED  # noqa: E402
 from ppp_rivals import METHODS, METHODS_BY_NAME, RIVALS_CHOOSING_K  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from plots import grouped_bars  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"  # ignored by git
@@ -279,6 +283,9 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", choices=list(METHODS_BY_NAME), help="only these methods")
     parser.add_argument("--groups", nargs="+", choices=list(GROUPS), help="only these groups of sets")
     parser.add_argument("--details", action="store_true", help="also print one row per blob-grid set")
+    parser.add_argument("--plot", type=Path, default=RESULTS_DIR / "ppp_ari.png",
+                        help="the figure of mean ARI per group and method (default: bench/results/ppp_ari.png)")
+    parser.add_argument("--no-plot", action="store_true", help="print the tables only")
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else 5)
     if runs < 2 or args.gmm_runs < 2:
@@ -316,7 +323,22 @@ def main(argv=None):
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=1))
     print(f"\nresults written to {args.json}", file=sys.stderr)
+    if not args.no_plot:
+        plot_ari(results, sets, method_names, meta, args.plot)
     return 0
+
+
+def plot_ari(results, sets, methods, meta, path):
+    """Mean ARI per group of sets (one block per group, one bar per method)."""
+    values = {}
+    for group in GROUPS:
+        members = [s for s in sets if s.group == group]
+        summaries = {m: group_summary(results, members, m) for m in methods} if members else {}
+        if any(summaries.values()):
+            values[f"{group} ({len(members)})"] = {m: s["ari"] for m, s in summaries.items() if s is not None}
+    grouped_bars(values, path, f"PPP and its rivals: mean ARI per group of data sets ({meta['runs']} runs each"
+                 f"{', BENCH_QUICK subset' if meta['quick'] else ''})", "mean adjusted Rand index (1: the true "
+                 "partition; null sets: one cluster)")
 
 
 def _versions():

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -276,9 +277,12 @@ def test_bar_checks():
 
 def test_quality_script_end_to_end(tmp_path, capsys):
     out = tmp_path / "q.json"
+    plot = tmp_path / "ari.png"
     assert ppp_quality.main(["--quick", "--groups", "anisotropic/varied", "--methods", "G-means", "HDBSCAN",
-                             "--runs", "2", "--json", str(out)]) == 0
+                             "--runs", "2", "--json", str(out), "--plot", str(plot)]) == 0
     text = capsys.readouterr().out
+    if importlib.util.find_spec("matplotlib"):
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "### anisotropic/varied (3 sets)" in text and "### Summary" in text
     payload = json.loads(out.read_text())
     assert payload["meta"]["threads"] == 1 and payload["meta"]["runs"] == 2

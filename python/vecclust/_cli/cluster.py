@@ -11,6 +11,7 @@ from .. import CLARA, CLARANS, PPP, GaussianMixture, KMeans, KMedoids
 from .common import CLIError, warnings_reported
 from .files import check_out, load_matrix, save_labels
 from .options import EUCLIDEAN_ONLY, FINDS_K, WITH_K, apply_method_options
+from .plots import check_plot_path, cluster_figure
 
 
 def make_kmeans(args, X, metric):
@@ -122,11 +123,32 @@ def print_kmedoids_summary(model, args, X: np.ndarray, metric: str, elapsed: flo
     print("medoids:", " ".join(str(int(m)) for m in model.medoid_indices_))
 
 
+def centres_of(model, X: np.ndarray, method: str) -> tuple[np.ndarray, str]:
+    """The rows to mark in the plot and their name: the medoids, the centres or the mixture's means."""
+    if method == "gmm":
+        return model.means_, "means"
+    if hasattr(model, "medoid_indices_"):
+        return X[model.medoid_indices_], "medoids"
+    return model.cluster_centers_, "centres"
+
+
+def plot_path(args, metric: str) -> Path | None:
+    """--plot's file, checked before any work is done."""
+    if args.plot is None:
+        return None
+    if metric == "precomputed":
+        raise CLIError("--plot draws feature data; a precomputed dissimilarity matrix has no coordinates to draw")
+    path = Path(args.plot)
+    check_plot_path(path)
+    return path
+
+
 def cmd_cluster(args) -> int:
     metric = resolve_metric(args)
     apply_method_options(args)
     out = Path(args.out)
     check_out(out)
+    plot = plot_path(args, metric)
     path = Path(args.file)
     X = load_matrix(path)
     check_data(X, path, metric)
@@ -139,4 +161,9 @@ def cmd_cluster(args) -> int:
         labels = model.predict(X) if args.method == "gmm" else model.labels_  # a mixture keeps no labels_
     save_labels(labels, out)
     print_summary(model, args, X, metric, elapsed, out)
+    if plot is not None:
+        centres, name = centres_of(model, X, args.method)
+        title = f"{path.name}: {args.method}, {len(np.unique(labels))} clusters"
+        cluster_figure(X, labels, centres, title, plot, centre_name=name)
+        print(f"plot written to {plot}")
     return 0

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import CLARA, CLARANS, PPP, KMedoids, MultiTenantIndex
 from .._utils.validation import effective_n_threads
 from .common import version, warnings_reported
+from .demo_peers import demo_peers
+from .plots import check_plot_path, demo_figure
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class DemoRun:
 
     method: str
     init: str
-    make: Callable[[int, "int | None", "int | None"], object]
+    make: Callable[[int, "int | None", "int | None"], Any]
 
 
 def kmedoids_run(method: str, init: str) -> DemoRun:
@@ -87,22 +90,25 @@ def timed_fit(estimator, X) -> float:
     return time.perf_counter() - start
 
 
-def run_table(runs: Sequence[DemoRun], X, y, k: int, args) -> None:
+def run_table(runs: Sequence[DemoRun], X, y, k: int, args) -> list[dict]:
     """Fits every run on X and prints method, init, k (the one chosen, for a run that chooses
     it), loss, ARI against y and the fit time."""
     from sklearn.metrics import adjusted_rand_score
 
-    rows = []
+    results = []
     for run in runs:
         estimator = run.make(k, args.seed, args.n_threads)
         elapsed = timed_fit(estimator, X)
-        rows.append([run.method, run.init, str(getattr(estimator, "n_clusters_", k)), f"{estimator.inertia_:.1f}",
-                     f"{adjusted_rand_score(y, estimator.labels_):.3f}", f"{elapsed:.3f}"])
+        results.append(dict(method=run.method, init=run.init, k=getattr(estimator, "n_clusters_", k), loss=estimator.inertia_,
+                            ari=adjusted_rand_score(y, estimator.labels_), time_s=elapsed))
+    rows = [[r["method"], r["init"], str(r["k"]), f"{r['loss']:.1f}", f"{r['ari']:.3f}", f"{r['time_s']:.3f}"]
+            for r in results]
     print_table(["method", "init", "k", "loss", "ARI", "time [s]"], rows,
                 right=[False, False, True, True, True, True])
+    return results
 
 
-def demo_digits(args) -> None:
+def demo_digits(args) -> list[dict]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -112,7 +118,7 @@ def demo_digits(args) -> None:
           f"euclidean distance")
     print("loss = total deviation; ARI = adjusted Rand index against the digit labels; fastermsc maximises the "
           "medoid silhouette, and dynmsc also chooses k by it")
-    run_table(DIGITS_RUNS, X, y, k, args)
+    return run_table(DIGITS_RUNS, X, y, k, args)
 
 
 def ppp_datasets():
@@ -133,24 +139,27 @@ def ppp_datasets():
     return sets
 
 
-def demo_ppp(args) -> None:
+def demo_ppp(args) -> list[dict]:
     from sklearn.metrics import adjusted_rand_score
 
     print("PPP finds the number of clusters itself; its result does not depend on the seed, threads or row order")
-    rows = []
+    rows, results = [], []
     for name, X, y in ppp_datasets():
         model = PPP(n_threads=args.n_threads)
         elapsed = timed_fit(model, X)
         order = np.random.default_rng(args.seed).permutation(len(X))
         again = PPP(n_threads=args.n_threads, random_state=args.seed).fit(X[order]).labels_
         stable = adjusted_rand_score(model.labels_[order], again)
+        results.append(dict(data=name, k_true=len(np.unique(y)), k_found=model.n_clusters_,
+                            ari=adjusted_rand_score(y, model.labels_), time_s=elapsed))
         rows.append([name, f"{X.shape[0]}x{X.shape[1]}", str(len(np.unique(y))), str(model.n_clusters_),
-                     f"{adjusted_rand_score(y, model.labels_):.3f}", f"{stable:.3f}", f"{elapsed:.3f}"])
+                     f"{results[-1]['ari']:.3f}", f"{stable:.3f}", f"{elapsed:.3f}"])
     print_table(["data", "shape", "true k", "PPP k", "ARI", "same on shuffled rows", "time [s]"], rows,
                 right=[False, True, True, True, True, True, True])
+    return results
 
 
-def demo_index(args) -> None:
+def demo_index(args) -> list[dict]:
     """MultiTenantIndex on generated clustered vectors shared by Zipf-sized tenants."""
     rng = np.random.default_rng(args.seed)
     n, dim, n_tenants, n_queries = 20_000, 64, 6, 100
@@ -173,7 +182,7 @@ def demo_index(args) -> None:
     print(f"tenant 0, nearest 5 to a query: ids {found[0].tolist()}, squared distances "
           f"[{', '.join(f'{d:.1f}' for d in distances[0])}]")
     print("recall@10 against brute force; latency of one-query calls (default budget)")
-    rows = []
+    rows, results = [], []
     for t in range(n_tenants):
         visible = ids[(owners == t) | (shared & (t == n_tenants - 1))]
         start = time.perf_counter()
@@ -181,37 +190,50 @@ def demo_index(args) -> None:
         latency = (time.perf_counter() - start) / n_queries
         truth = [visible[np.argsort(((X[visible] - q) ** 2).sum(axis=1), kind="stable")[:10]] for q in Q]
         recall = np.mean([len(set(f.tolist()) & set(r.tolist())) / len(r) for f, r in zip(found, truth)])
+        results.append(dict(tenant=t, vectors=index.tenant_size(t), recall=recall, latency_us=latency * 1e6))
         rows.append([str(t), str(index.tenant_size(t)), f"{recall:.3f}", f"{latency * 1e6:.0f}"])
     print_table(["tenant", "vectors", "recall@10", "us/query"], rows, right=[True, True, True, True])
+    return results
 
 
 @dataclass(frozen=True)
 class DemoSection:
     title: str
-    run: Callable[[argparse.Namespace], None]
+    run: Callable[[argparse.Namespace], list[dict]]  # prints its table, returns its rows for --plot
     about: str = ""  # what the section shows, for `vecclust demo --help`
+    key: str = ""  # its name in the results that `demo_figure` draws
 
 
 # Sections of `vecclust demo`, in order; a new estimator adds its section here.
 DEMO_SECTIONS: list[DemoSection] = [
     DemoSection("k-medoids", demo_digits,
                 "every k-medoids method, DynMSC (which chooses k), CLARA and CLARANS on scikit-learn's digits "
-                "(1797 x 64, k=10) with their loss, adjusted Rand index and time"),
+                "(1797 x 64, k=10) with their loss, adjusted Rand index and time", key="digits"),
+    DemoSection("against scikit-learn", demo_peers,
+                "k-means, a Gaussian mixture and the silhouette against scikit-learn's from the same start, "
+                "with both times, their ratio and how far the results agree", key="peers"),
     DemoSection("PPP: probabilistic partitive partitioning", demo_ppp,
                 "PPP on generated and bundled data sets with the clusters it finds, adjusted Rand index, "
-                "stability under shuffled rows and time"),
+                "stability under shuffled rows and time", key="ppp"),
     DemoSection("multi-tenant vector index", demo_index,
                 "a MultiTenantIndex of 20000 generated vectors shared by 6 tenants with its memory, "
-                "recall@10 and latency per query"),
+                "recall@10 and latency per query", key="index"),
 ]
 
 
 def cmd_demo(args) -> int:
     n_threads = effective_n_threads(args.n_threads)  # validates --n-threads before any work
+    plot = Path(args.plot) if args.plot is not None else None
+    if plot is not None:
+        check_plot_path(plot)
     print(f"vecclust {version()} demo (seed {args.seed}, {n_threads} thread{'s' if n_threads != 1 else ''})")
+    results = {}
     for section in DEMO_SECTIONS:
         print()
         print(f"== {section.title} ==")
         with warnings_reported():
-            section.run(args)
+            results[section.key] = section.run(args)
+    if plot is not None:
+        demo_figure(results, plot)
+        print(f"\nplot written to {plot}")
     return 0

@@ -54,6 +54,9 @@ def add_demo(sub) -> None:
                           description=f"Prints one table per section: {sections}.")
     add_n_threads(demo)
     add_seed(demo)
+    demo.add_argument("--plot", metavar="FILE.png", default=None,
+                      help="also draw the results (speed against scikit-learn, k-medoids, PPP, the index) into "
+                           "a PNG file (needs matplotlib)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -70,7 +73,7 @@ METHOD_HELP = (
 
 
 def init_help() -> str:
-    groups = {}
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for method, names in INIT_NAMES.items():
         groups.setdefault((names, INIT_DEFAULT[method]), []).append(method)
     parts = [f"{'/'.join(methods) if len(methods) < 3 else 'the k-medoids methods'}: {', '.join(names)} "
@@ -129,6 +132,10 @@ def add_cluster(sub) -> None:
                          help=f"where to save the labels, in the format its extension names ({out_formats}): .npy "
                               f"an int64 array, {text} text with one label per line; any other extension is an "
                               "error")
+    cluster.add_argument("--plot", metavar="FILE.png", default=None,
+                         help="also draw the rows coloured by label (on their first two principal components "
+                              "when there are more than two columns), medoids or centres marked, into a PNG file "
+                              "(needs matplotlib; not with --precomputed)")
     cluster.set_defaults(handler=cmd_cluster)
 
 

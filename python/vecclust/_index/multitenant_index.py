@@ -15,6 +15,8 @@ from .._utils.validation import INT64_MAX, Boolean, Integer, Options, Real, effe
 # A failed file operation (OSError); a corrupt or crafted index file raises its subclass
 # _core.CorruptIndexError, which is a ValueError too.
 IndexIOError = _core.IndexIOError
+IndexIOError.__doc__ = ("A MultiTenantIndex file could not be saved or loaded: an OSError; a truncated, corrupt or "
+                        "crafted file raises its subclass CorruptIndexError, also a ValueError, naming the field.")
 
 METRICS = ("l2", "ip", "cosine")  # the C++ parse_index_metric accepts exactly these
 MAX_DIM = 2**20

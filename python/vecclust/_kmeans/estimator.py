@@ -178,6 +178,7 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
             if best is None or result["inertia"] < best["inertia"]:
                 best = result
 
+        assert best is not None  # n_init >= 1
         centers = best["centers"]
         if subsampled:
             labels, inertia = assign(X, centers, weights, n_threads)

@@ -179,6 +179,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Only when X has string feature names.
     """
 
+    lower_bound_: float  # set by fit; declared for type checkers, which meet it in a warm start first
+
     _parameter_constraints = {
         "n_components": Integer(1, INT64_MAX),
         "covariance_type": Options(COVARIANCE_TYPES),

@@ -15,7 +15,7 @@ all points is deterministic C++.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -206,7 +206,7 @@ class PPP(ClusterMixin, BaseEstimator):
         # results bit-identical whatever the machine's thread count.
         with threadpool_limits(limits=1, user_api="blas"):
             self._hashes = _core.row_hashes(X, n_threads=self._n_threads_used)
-            self.merges_ = []
+            self.merges_: list[Any] = []
             leaf_rows = grow(self, data)
             self.leaf_clusters_ = merge_leaves(self, data, leaf_rows)
             labels = np.empty(X.shape[0], dtype=np.int64)
