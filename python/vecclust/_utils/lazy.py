@@ -20,7 +20,7 @@ def lazy_on_dask(dtype=None, columns=None):
     """Decorates a method of one array X: for a dask array (chunked by rows only), the method
     runs per block when the result is computed. dtype: the result's (None: X's); columns: a
     function of the estimator giving the number of columns of a 2-d result (None: one value
-    per row)."""
+    per row). NaN or infinity in a block is an error naming the block."""
 
     def decorate(method):
         @functools.wraps(method)
@@ -41,4 +41,6 @@ def lazy_on_dask(dtype=None, columns=None):
 
 
 def _apply(block, index, offset, method, estimator, args, kwargs):
-    return method(estimator, block, *args, **kwargs)
+    from .._dask.blocks import finite_block
+
+    return method(estimator, finite_block(block, index, offset), *args, **kwargs)
