@@ -7,6 +7,7 @@ from sklearn.datasets import make_blobs
 
 import vecclust
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
 
@@ -35,13 +36,11 @@ def test_methods_are_lazy_on_dask_arrays_and_equal_to_numpy(client, blobs, name,
     lazy_X = da.from_array(X, chunks=(200, 4))
     methods = [m for m in METHODS if hasattr(fitted, m)]
     assert "predict" in methods
-    for method in methods:
+    lazy = [getattr(fitted, method)(lazy_X) for method in methods]
+    for method, result, computed in zip(methods, lazy, dask.compute(*lazy)):
         expected = getattr(fitted, method)(X)
-        lazy = getattr(fitted, method)(lazy_X)
-        assert isinstance(lazy, da.Array) and lazy.numblocks[0] == 5
-        assert lazy.dtype == expected.dtype and lazy.shape == expected.shape
-        computed = lazy.compute()
-        assert computed.dtype == expected.dtype
+        assert isinstance(result, da.Array) and result.numblocks[0] == 5
+        assert result.dtype == computed.dtype == expected.dtype and result.shape == expected.shape
         np.testing.assert_array_equal(computed, expected)
 
 

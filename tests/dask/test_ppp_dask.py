@@ -96,3 +96,15 @@ def test_bad_input_names_the_block(client, overlapping):
     fit = vdask.PPP(**PARAMS).fit(da.from_array(overlapping, chunks=(500, 3)))
     with pytest.raises(ValueError, match="4 features"):
         fit.predict(da.zeros((10, 4), chunks=(5, 4)))
+
+
+def test_samples_found_short_are_collected_again(client, overlapping, monkeypatch, capsys):
+    # Hash thresholds far too low for every group: each pass is followed by the retries that
+    # complete the samples, and the fit is unchanged.
+    from vecclust._dask import ppp as dask_ppp
+
+    threshold = dask_ppp._threshold
+    monkeypatch.setattr(dask_ppp, "_threshold", lambda limit, estimate: threshold(limit, estimate * 3))
+    ours = vdask.PPP(**PARAMS, verbose=True).fit(da.from_array(overlapping, chunks=(500, 3)))
+    assert "short samples again" in capsys.readouterr().out
+    assert_same_fit(ours, vecclust.PPP(**PARAMS).fit(overlapping))

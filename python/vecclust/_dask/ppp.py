@@ -4,6 +4,7 @@ the workers), so the labels are those of vecclust.PPP on the same rows."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -21,10 +22,14 @@ from .blocks import check_data, finite_block, lazy_rows, n_threads_per_task
 from .reduce import reduce_blocks
 
 
+ALL = 2**64 - 1  # the hash threshold that keeps every row
+
+
 @dataclass
 class Part:
     """A group's rows within some blocks: their count and float64 sum (in the data's units),
-    and the rows of their smallest hashes (at most `limit`, in the fit scale)."""
+    and the rows of their smallest hashes up to the group's threshold (at most `limit`, in
+    the fit scale)."""
 
     count: int
     sums: np.ndarray
@@ -33,9 +38,9 @@ class Part:
     points: np.ndarray
 
     @classmethod
-    def of(cls, raw, X, hashes, rows, offset, limit):
-        order = np.argsort(hashes[rows], kind="stable")[:limit]
-        chosen = rows[order]
+    def of(cls, raw, X, hashes, rows, offset, limit, threshold):
+        below = rows[hashes[rows] <= np.uint64(threshold)]
+        chosen = below[np.argsort(hashes[below], kind="stable")[:limit]]
         return cls(len(rows), raw[rows].sum(axis=0, dtype=np.float64), hashes[chosen], offset + chosen, X[chosen])
 
     def joined(self, other, limit):
@@ -66,13 +71,22 @@ def _combine(a, b):
     return Summary(parts, a.limit, max(a.largest, b.largest), pairs, totals)
 
 
-def _parts(raw, X, hashes, groups, offset, limit):
-    """The Part of each group present in the block (groups: each row's group)."""
+def _parts(raw, X, hashes, groups, offset, limit, thresholds):
+    """The Part of each group present in the block (groups: each row's group; thresholds: the
+    largest hash each group's sample may need)."""
     order = np.argsort(groups, kind="stable")
     keys, starts = np.unique(groups[order], return_index=True)
     bounds = list(starts[1:]) + [len(order)]
-    return {int(key): Part.of(raw, X, hashes, order[start:end], offset, limit)
+    return {int(key): Part.of(raw, X, hashes, order[start:end], offset, limit, thresholds.get(int(key), ALL))
             for key, start, end in zip(keys, starts, bounds)}
+
+
+def _threshold(limit, estimate):
+    """A hash bound under which a group of about `estimate` rows has `limit` rows with near
+    certainty (row hashes are uniform), so a pass moves about `limit` rows per group, not the
+    group; a group found short is collected again."""
+    share = (1.25 * limit + 10 * math.sqrt(limit)) / max(estimate, 1.0)
+    return ALL if share >= 1 else int(share * 2.0**64)
 
 
 def _prepared(block, scale, n_threads):
@@ -81,14 +95,15 @@ def _prepared(block, scale, n_threads):
     return raw, _core.row_hashes(raw, n_threads=n_threads), scale.data(raw)
 
 
-def _root_block(block, index, offset, limit, n_threads):
+def _root_block(block, index, offset, limit, thresholds, n_threads):
     raw = finite_block(block, index, offset)
     hashes = _core.row_hashes(raw, n_threads=n_threads)
     largest = float(np.abs(raw).max()) if raw.size else 0.0
-    return Summary(_parts(raw, raw, hashes, np.zeros(len(raw), dtype=np.int64), offset, limit), limit, largest)
+    groups = np.zeros(len(raw), dtype=np.int64)
+    return Summary(_parts(raw, raw, hashes, groups, offset, limit, thresholds), limit, largest)
 
 
-def _split_block(block, index, offset, tree, proposals, scale, limit, n_threads):
+def _split_block(block, index, offset, tree, proposals, scale, limit, thresholds, n_threads):
     """Each row routed down the tree to its node; the rows of the nodes with a proposed rule
     split by it, into groups 2 node + side."""
     raw, hashes, X = _prepared(block, scale, n_threads)
@@ -98,7 +113,7 @@ def _split_block(block, index, offset, tree, proposals, scale, limit, n_threads)
         rows = np.flatnonzero(nodes == node)
         if rows.size:
             groups[rows] = 2 * node + rule.apply(X, rows, n_threads).astype(np.int64)
-    parts = _parts(raw, X, hashes, groups, offset, limit)
+    parts = _parts(raw, X, hashes, groups, offset, limit, thresholds)
     parts.pop(-1, None)
     return Summary(parts, limit)
 
@@ -112,12 +127,12 @@ def _labels(X, tree, leaf_clusters, previous, n_threads):
     return numbering[most_likely(X, mixture, n_threads)]
 
 
-def _assign_block(block, index, offset, tree, leaf_clusters, previous, mixture, scale, limit, n_threads):
+def _assign_block(block, index, offset, tree, leaf_clusters, previous, mixture, scale, limit, thresholds, n_threads):
     raw, hashes, X = _prepared(block, scale, n_threads)
     labels = _labels(X, tree, leaf_clusters, previous, n_threads)
     components = most_likely(X, mixture, n_threads)
     pairs = np.unique(labels * len(mixture.weights) + components)
-    return Summary(_parts(raw, X, hashes, components, offset, limit), limit, pairs=pairs)
+    return Summary(_parts(raw, X, hashes, components, offset, limit, thresholds), limit, pairs=pairs)
 
 
 def _totals_block(block, index, offset, mixture, scale, log_responsibilities, n_threads):
@@ -162,6 +177,23 @@ class DaskSource:
         self.ppp._log(f"Pass {self.n_passes} ({what}): {time.perf_counter() - start:.2f} s")
         return summary
 
+    def _collect(self, what, func, estimates, *shared):
+        """A pass whose groups' samples are cut at hash thresholds set from the groups' expected
+        sizes; groups found short are collected again (at thresholds from their true sizes)."""
+        thresholds = {key: _threshold(self.limit, estimate) for key, estimate in estimates.items()}
+        summary = self._pass(what, func, *shared, limit=self.limit, thresholds=thresholds)
+        shrink = 1
+        while True:
+            short = {key: part.count for key, part in summary.parts.items()
+                     if len(part.rows) < min(self.limit, part.count)}
+            if not short:
+                return summary
+            shrink *= 2
+            thresholds = {key: _threshold(self.limit, short[key] / shrink) if key in short else 0
+                          for key in summary.parts}
+            again = self._pass(what + ", short samples again", func, *shared, limit=self.limit, thresholds=thresholds)
+            summary.parts.update({key: again.parts[key] for key in short})
+
     def _node(self, part, scaled=True):
         """A node (or group) of a part, its sample's rows added to the store."""
         if part is None:
@@ -173,7 +205,7 @@ class DaskSource:
         return DaskNode(part.count, HashSample(part.hashes, part.rows, part.count), part.sums)
 
     def root(self):
-        summary = self._pass("finite values, the root's sample", _root_block, limit=self.limit)
+        summary = self._collect("finite values, the root's sample", _root_block, {0: self.n})
         self.scale = scale_from_largest(summary.largest, self.X.dtype, "sqeuclidean", self.X.shape)
         self.ppp._scale = self.scale
         return self._node(summary.parts[0], scaled=False)
@@ -186,9 +218,14 @@ class DaskSource:
     def split(self, proposals):
         if not proposals:
             return {}
-        summary = self._pass(f"depth {self.ppp.tree_[proposals[0][0]]['depth']}, {len(proposals)} splits",
-                             _split_block, self.tree(), [(node, rule) for node, _, rule in proposals],
-                             self.ppp._scale, limit=self.limit)
+        estimates = {}
+        for node, handle, rule in proposals:
+            side = rule.apply(self.points(handle.sample.rows), np.arange(len(handle.sample.rows)), 1)
+            share = float(side.mean()) if side.size else 0.5
+            estimates.update({2 * node: (1 - share) * handle.count, 2 * node + 1: share * handle.count})
+        summary = self._collect(f"depth {self.ppp.tree_[proposals[0][0]]['depth']}, {len(proposals)} splits",
+                                _split_block, estimates, self.tree(), [(node, rule) for node, _, rule in proposals],
+                                self.ppp._scale)
         return {node: (self._node(summary.parts.get(2 * node)), self._node(summary.parts.get(2 * node + 1)))
                 for node, _, _ in proposals}
 
@@ -196,8 +233,9 @@ class DaskSource:
         self.leaf_clusters, self.previous, self.groups = np.asarray(leaf_clusters), None, None
 
     def assign(self, mixture, most_likely):
-        summary = self._pass("refinement", _assign_block, self.tree(), self.leaf_clusters, self.previous, mixture,
-                             self.ppp._scale, limit=self.limit)
+        estimates = dict(enumerate(mixture.weights * self.n))
+        summary = self._collect("refinement", _assign_block, estimates, self.tree(), self.leaf_clusters,
+                                self.previous, mixture, self.ppp._scale)
         present = np.array(sorted(summary.parts), dtype=np.int64)
         numbering = np.full(len(mixture.weights), -1, dtype=np.int64)
         numbering[present] = np.arange(len(present))
