@@ -4,6 +4,7 @@ dask.array is already imported can X be one."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 
@@ -33,7 +34,10 @@ def lazy_on_dask(dtype=None, columns=None):
             X = check_data(X, getattr(self, "n_features_in_", None))
             out = np.dtype(X.dtype if dtype is None else dtype)
             n_columns = None if columns is None else int(columns(self))
-            return lazy_rows(X, _apply, out, n_columns, method=method, estimator=self, args=args, kwargs=kwargs)
+            # The workers get the estimator without its training labels (n values, unused here).
+            fitted = copy.copy(self)
+            vars(fitted).pop("labels_", None)
+            return lazy_rows(X, _apply, out, n_columns, method=method, estimator=fitted, args=args, kwargs=kwargs)
 
         return wrapper
 
