@@ -13,8 +13,7 @@ da = pytest.importorskip("dask.array")
 
 @pytest.fixture(scope="module")
 def blobs():
-    X, _ = make_blobs(900, n_features=4, centers=4, cluster_std=1.5, random_state=4)
-    return X
+    return make_blobs(900, n_features=4, centers=4, cluster_std=1.5, random_state=4)[0]
 
 
 ESTIMATORS = {
