@@ -34,7 +34,7 @@ def write_blocks(path, n_blocks):
     return np.concatenate(truth)
 
 
-def start_sampling():
+def start_sampling(dask_worker):
     """In the worker: a thread recording its largest resident memory every 5 ms (ru_maxrss would
     include the process start-up)."""
     import psutil
@@ -47,12 +47,12 @@ def start_sampling():
             time.sleep(0.005)
 
     threading.Thread(target=sample, daemon=True).start()
-    globals()["_sampled"] = state
+    dask_worker.sampled_memory = state
 
 
-def worker_state():
+def worker_state(dask_worker):
     """The worker's process id and largest resident memory sampled so far (bytes)."""
-    return os.getpid(), globals()["_sampled"]["peak"]
+    return os.getpid(), dask_worker.sampled_memory["peak"]
 
 
 def same_partition(a, b):
