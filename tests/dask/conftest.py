@@ -9,14 +9,15 @@ def local_cluster(n_workers):
                                     dashboard_address=":0", memory_limit="1GiB")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client():
-    """A client of a LocalCluster with 2 workers of 1 thread each, current for the module."""
+    """A client of a LocalCluster with 2 workers of 1 thread each, current for the session (the
+    workers' imports are paid once)."""
     with local_cluster(2) as cluster, distributed.Client(cluster) as c:
         yield c
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def one_worker():
     """A second cluster of 1 worker; a test makes its client current with `as_current()`."""
     with local_cluster(1) as cluster, distributed.Client(cluster, set_as_default=False) as c:

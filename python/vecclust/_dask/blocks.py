@@ -161,16 +161,19 @@ def take_rows(X, indices):
 
 def lazy_rows(X, func, dtype, n_columns=None, **options):
     """func(block, index, offset, **options) per block, lazily (one map_blocks): a 1-d result per
-    row, or n_columns values per row."""
+    row, or n_columns values per row. The options enter the graph once (not once per task), so a
+    worker receives them once."""
 
-    def apply(block, block_info=None):
+    def apply(block, shared, block_info=None):
         location = block_info[0]["chunk-location"][0]
         offset = block_info[0]["array-location"][0][0]
-        return func(block, location, offset, **options)
+        return func(block, location, offset, **shared)
 
+    shared = dask.delayed(options, traverse=False)
     if n_columns is None:
-        return X.map_blocks(apply, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype))
-    return X.map_blocks(apply, dtype=dtype, chunks=(X.chunks[0], (n_columns,)), meta=np.empty((0, n_columns), dtype))
+        return X.map_blocks(apply, shared, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype))
+    return X.map_blocks(apply, shared, dtype=dtype, chunks=(X.chunks[0], (n_columns,)),
+                        meta=np.empty((0, n_columns), dtype))
 
 
 def apply_fitted(estimator, X, func, dtype=None, n_columns=None, **options):

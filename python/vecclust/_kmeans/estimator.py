@@ -18,6 +18,7 @@ from .._utils.scaling import scale_for
 from .._utils.hints import ArrayLike, FloatArray, IntArray, NThreads, Seed
 from .._utils.validation import (Boolean, Integer, Options, Real, check_choice, check_int, check_weights,
                                  effective_n_threads, native_byte_order, seed_from, validate_params)
+from .._utils.lazy import lazy_on_dask
 
 ALGORITHMS = ("lloyd", "hamerly", "elkan")
 KMEANS_INITS = ("k-means++", "random")
@@ -242,12 +243,14 @@ class KMeans(ClusterMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, Ba
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         return X, centers
 
+    @lazy_on_dask(np.int64)
     def predict(self, X: ArrayLike) -> IntArray:
         """Index of the nearest centre of each sample (the first on ties)."""
         X, centers = self._check_test_data(X)
         scale = scale_for(X, "sqeuclidean", others=(centers,))
         return _core.nearest_centers(scale.data(X), scale.data(centers), n_threads=effective_n_threads(self.n_threads))["labels"]
 
+    @lazy_on_dask(columns=lambda self: len(self.cluster_centers_))
     def transform(self, X: ArrayLike) -> FloatArray:
         """Euclidean distances from each sample to each centre, shape (n_samples, n_clusters)."""
         X, centers = self._check_test_data(X)

@@ -15,6 +15,7 @@ from .. import _core
 from .._utils.scaling import scale_for
 from .._utils.hints import ArrayLike, FloatArray, IntArray
 from .._utils.validation import check_weights, effective_n_threads, native_byte_order, validate_params
+from .._utils.lazy import lazy_on_dask
 from .checks import METRIC, N_CLUSTERS
 
 
@@ -81,6 +82,7 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _n_threads(self):
         return effective_n_threads(self.n_threads)
 
+    @lazy_on_dask(columns=lambda self: len(self.medoid_indices_))
     def transform(self, X: ArrayLike) -> FloatArray:
         """Dissimilarities from each sample to each medoid, shape (n_samples, n_clusters)."""
         check_is_fitted(self)
@@ -94,6 +96,7 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return scale.distances(_core.pairwise_distances(scale.data(X), np.ascontiguousarray(centers),
                                                         metric=self.metric, n_threads=self._n_threads()))
 
+    @lazy_on_dask(np.int64)
     def predict(self, X: ArrayLike) -> IntArray:
         """Cluster (0..n_clusters-1) of each sample: its nearest medoid."""
         return np.argmin(self.transform(X), axis=1)

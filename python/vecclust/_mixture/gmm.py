@@ -20,6 +20,7 @@ from .._utils.scaling import check_squared_range
 from .._utils.hints import ArrayLike, FloatArray, IntArray, NThreads, Seed
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, check_choice, effective_n_threads,
                                  native_byte_order, seed_from, validate_params)
+from .._utils.lazy import lazy_on_dask
 
 COVARIANCE_TYPES = ("full", "diag")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -389,17 +390,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _log_probabilities(self, X):
         return weighted_log_probabilities(self._validated(X), self._params(), self.n_threads)
 
+    @lazy_on_dask(np.int64)
     def predict(self, X: ArrayLike) -> IntArray:
         """The most probable component of each sample."""
         weighted, _ = self._log_probabilities(X)
         return np.argmax(weighted, axis=1)
 
+    @lazy_on_dask(np.float64, columns=lambda self: len(self.weights_))
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Posterior probability of each component for each sample, shape (n_samples, n_components)."""
         weighted, log_prob_norm = self._log_probabilities(X)
         with np.errstate(under="ignore"):
             return np.exp(_log_resp(weighted, log_prob_norm))
 
+    @lazy_on_dask(np.float64)
     def score_samples(self, X: ArrayLike) -> FloatArray:
         """Log-likelihood of each sample under the model, shape (n_samples,)."""
         return self._log_probabilities(X)[1]

@@ -27,9 +27,11 @@ from .._utils.scaling import scale_for
 from .._utils.hints import ArrayLike, IntArray, NThreads, Seed
 from .._utils.validation import (INT64_MAX, Boolean, Integer, Options, Real, effective_n_threads, native_byte_order,
                                  validate_params)
+from .._utils.lazy import lazy_on_dask
 from .merge import merge_leaves
 from .refine import most_likely, refine
-from .tree import grow
+from .sample import MemorySource, union
+from .tree import grow, route_to_leaves
 
 SPLIT_CRITERIA = ("bic", "icl")
 ON_DISAGREEMENT = ("gmm", "reject", "keep")
@@ -205,21 +207,14 @@ class PPP(ClusterMixin, BaseEstimator):
         # Small dense algebra (PCA, Cholesky) runs in BLAS/LAPACK; one BLAS thread keeps its
         # results bit-identical whatever the machine's thread count.
         with threadpool_limits(limits=1, user_api="blas"):
-            self._hashes = _core.row_hashes(X, n_threads=self._n_threads_used)
-            self.merges_: list[Any] = []
-            leaf_rows = grow(self, data)
-            self.leaf_clusters_ = merge_leaves(self, data, leaf_rows)
-            labels = np.empty(X.shape[0], dtype=np.int64)
-            for leaf, rows in enumerate(leaf_rows):
-                labels[rows] = self.leaf_clusters_[leaf]
-            self._mixture = None
-            if self.refine != "none" and labels.max() > 0:
-                labels = refine(self, data, labels)
-                # Refinement can leave two parts of one cluster side by side: merge again.
-                self._component_clusters = merge_leaves(
-                    self, data, [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)])
-                labels = self._component_clusters[labels]
-        del self._hashes
+            source = MemorySource(data, _core.row_hashes(X, n_threads=self._n_threads_used), self.max_fit_samples,
+                                  self._n_threads_used)
+            leaves, refined = self._fit_tree(source)
+            if refined is None:
+                source.start_labels(leaves, self.leaf_clusters_)
+                labels = source.labels
+            else:
+                labels = self._component_clusters[source.labels]
         self.labels_ = labels
         self.n_clusters_ = int(labels.max()) + 1
         self.cluster_centers_ = _core.group_means(X, labels, n_clusters=self.n_clusters_,
@@ -228,6 +223,7 @@ class PPP(ClusterMixin, BaseEstimator):
         self.most_separable_split_ = (self.splits_[int(np.argmax(self.separability_))] if self.splits_ else None)
         return self
 
+    @lazy_on_dask(np.int64)
     def predict(self, X: ArrayLike) -> IntArray:
         """Cluster of each sample: routed down the split tree, then mapped through the merges."""
         check_is_fitted(self)
@@ -236,18 +232,7 @@ class PPP(ClusterMixin, BaseEstimator):
         X = self._scale.data(X)  # the rules and Gaussians are in the fitted data's scale
         if self._mixture is not None:
             return self._component_clusters[most_likely(X, self._mixture, n_threads)]
-        labels = np.empty(X.shape[0], dtype=np.int64)
-        pending = [(0, np.arange(X.shape[0], dtype=np.int64))]
-        while pending:
-            node, rows = pending.pop()
-            rule = self._rules.get(node)
-            if rule is None:
-                labels[rows] = self.leaf_clusters_[self._leaf_index[node]]
-                continue
-            side = rule.apply(X, rows, n_threads).astype(bool)
-            first, second = self.tree_[node]["children"]
-            pending += [(first, rows[~side]), (second, rows[side])]
-        return labels
+        return self.leaf_clusters_[route_to_leaves(self, X, n_threads)]
 
     def fit_predict(self, X: ArrayLike, y: object = None) -> IntArray:
         return self.fit(X).labels_
@@ -256,8 +241,19 @@ class PPP(ClusterMixin, BaseEstimator):
         if self.verbose:
             print(message, flush=True)
 
-    def _fit_sample(self, rows):
-        """The node's points with the smallest row hashes, in hash order: the same sample in
-        the same order whatever the row order of X (equal hashes mean equal rows)."""
-        order = np.argsort(self._hashes[rows], kind="stable")[: self.max_fit_samples]
-        return rows[order]
+    def _fit_tree(self, source):
+        """The split tree, the merges and the refinement on a source of the data's passes; sets
+        the fitted tree attributes and returns the leaves and, when refinement ran, the samples
+        of the refined components (whose final clusters are self._component_clusters)."""
+        self.merges_: list[Any] = []
+        leaves = grow(self, source)
+        self.leaf_clusters_ = merge_leaves(self, source, [leaf.sample for leaf in leaves])
+        self._mixture = refined = None
+        if self.refine != "none" and self.leaf_clusters_.max() > 0:
+            source.start_labels(leaves, self.leaf_clusters_)
+            cluster_samples = [union([leaf.sample for leaf, c in zip(leaves, self.leaf_clusters_) if c == cluster],
+                                     self.max_fit_samples)[0] for cluster in range(int(self.leaf_clusters_.max()) + 1)]
+            refined = refine(self, source, cluster_samples)
+            # Refinement can leave two parts of one cluster side by side: merge again.
+            self._component_clusters = merge_leaves(self, source, refined)
+        return leaves, refined

@@ -8,20 +8,22 @@ import math
 import numpy as np
 
 from .one_vs_two import PcaSample, one_vs_two
+from .sample import union
 
 
-def merge_leaves(ppp, X, leaf_rows):
+def merge_leaves(ppp, source, samples):
     """Greedy merge of neighbouring clusters while the criterion prefers one Gaussian for
-    their union; returns the cluster of each leaf, numbered in leaf order."""
-    clusters = {leaf: [leaf] for leaf in range(len(leaf_rows))}
+    their union (samples: each leaf's HashSample; source: where their rows are read);
+    returns the cluster of each leaf, numbered in leaf order."""
+    clusters = {leaf: [leaf] for leaf in range(len(samples))}
     if ppp.merge == "none" or len(clusters) < 2:
-        return np.arange(len(leaf_rows), dtype=np.int64)
+        return np.arange(len(samples), dtype=np.int64)
 
-    def rows_of(cluster):
-        return np.concatenate([leaf_rows[leaf] for leaf in clusters[cluster]])
+    def sample_of(cluster):
+        return union([samples[leaf] for leaf in clusters[cluster]], ppp.max_fit_samples)[0]
 
     def centroid(cluster):
-        return X[ppp._fit_sample(rows_of(cluster))].astype(np.float64).mean(axis=0)
+        return source.points(sample_of(cluster).rows).astype(np.float64).mean(axis=0)
 
     centroids = {c: centroid(c) for c in clusters}
     cache = {}
@@ -39,7 +41,7 @@ def merge_leaves(ppp, X, leaf_rows):
         for a, b in sorted(pairs):
             key = (tuple(clusters[a]), tuple(clusters[b]))
             if key not in cache:
-                cache[key] = _merge_delta(ppp, X, rows_of(a), rows_of(b))
+                cache[key] = _merge_delta(ppp, source, sample_of(a), sample_of(b))
             scored.append((cache[key], a, b))
         delta, a, b = min(scored)
         if delta > ppp.bic_margin:
@@ -49,21 +51,18 @@ def merge_leaves(ppp, X, leaf_rows):
         clusters[a] = sorted(clusters[a] + clusters.pop(b))
         del centroids[b]
         centroids[a] = centroid(a)
-    leaf_clusters = np.empty(len(leaf_rows), dtype=np.int64)
+    leaf_clusters = np.empty(len(samples), dtype=np.int64)
     for number, cluster in enumerate(sorted(clusters)):
         leaf_clusters[clusters[cluster]] = number
     return leaf_clusters
 
-def _merge_delta(ppp, X, rows_a, rows_b):
+def _merge_delta(ppp, source, sample_a, sample_b):
     """The split criterion for the union of two clusters, with EM started at the two; +inf if
     it cannot be tested (then the pair is never merged)."""
-    rows = np.concatenate([rows_a, rows_b])
-    membership = np.repeat(np.array([0, 1], dtype=np.int64), [len(rows_a), len(rows_b)])
-    order = np.argsort(ppp._hashes[rows], kind="stable")[: ppp.max_fit_samples]
-    side = membership[order]
+    both, side = union([sample_a, sample_b], ppp.max_fit_samples)
     if np.bincount(side, minlength=2).min() < 2:
         return math.inf
-    sample = PcaSample.of(X[rows[order]].astype(np.float64))
+    sample = PcaSample.of(source.points(both.rows).astype(np.float64))
     if sample.variances[0] <= 0:
         return -math.inf  # identical points: certainly one cluster
     test = one_vs_two(ppp, sample, sample.n_components(ppp.q_max), side, ppp.merge, ppp.merge_box)

@@ -19,30 +19,29 @@ def most_likely(X, mixture, n_threads, block=65536):
     return out
 
 
-def refine(ppp, X, labels):
+def refine(ppp, source, samples):
     """Moves every point to the cluster whose Gaussian gives it the highest weighted
     likelihood, which returns points that an early cut separated from their cluster.
     "cem": hard classification-EM passes, each Gaussian fitted on its cluster's own fit
     sample and shrunk towards the pooled covariance so small groups stay well posed.
-    "gmm": one soft EM started from those Gaussians. Clusters left empty disappear. Sets
-    ppp._mixture and returns the labels (0..K'-1), which equal the mixture's MAP components."""
+    "gmm": one soft EM started from those Gaussians. Clusters left empty disappear.
+    samples: each cluster's HashSample; the source holds the current labels and assigns the
+    rows. Sets ppp._mixture (the present components) and returns the samples of the final
+    clusters (0..K'-1), which are the mixture's MAP components."""
     n_iter = ppp.refine_iter if ppp.refine == "cem" else 1
     for _ in range(n_iter):
-        groups = [X[ppp._fit_sample(np.flatnonzero(labels == c))].astype(np.float64)
-                  for c in range(int(labels.max()) + 1)]
-        mixture = _shrunk_mixture(groups, np.bincount(labels), ppp.reg_covar_rel)
+        groups = [source.points(s.rows).astype(np.float64) for s in samples]
+        mixture = _shrunk_mixture(groups, [s.count for s in samples], ppp.reg_covar_rel)
         if ppp.refine == "gmm":
-            mixture = _global_em(ppp, X, groups, mixture)
-        components = most_likely(X, mixture, ppp._n_threads_used)
-        present, new = np.unique(components, return_inverse=True)
+            mixture = _global_em(ppp, source, groups, mixture)
+        samples, changed, present = source.assign(mixture, most_likely)
         ppp._mixture = EMResult(mixture.weights[present] / mixture.weights[present].sum(), mixture.means[present],
                                  None, mixture.precisions_cholesky[present])
-        if np.array_equal(new, labels):
+        if not changed:
             break
-        labels = new
-    return new
+    return samples
 
-def _global_em(ppp, X, groups, start):
+def _global_em(ppp, source, groups, start):
     """Full-covariance EM from the given mixture on the clusters' fit samples together (all
     points when n <= max_fit_samples; otherwise every cluster keeps its say, however small,
     and the weights are then re-estimated from all points). The start is kept if EM meets
@@ -54,11 +53,9 @@ def _global_em(ppp, X, groups, start):
                          reg_covar=reg, tol=ppp.gmm_tol, max_iter=ppp.gmm_max_iter, n_threads=ppp._n_threads_used)
     except (linalg.LinAlgError, ValueError):
         return start
-    if len(sample) < X.shape[0]:
-        totals = np.zeros(len(mixture.weights))
-        for first in range(0, X.shape[0], 65536):
-            totals += np.exp(log_responsibilities(X[first:first + 65536], mixture, ppp._n_threads_used)[1]).sum(axis=0)
-        mixture = EMResult(totals / X.shape[0], mixture.means, mixture.covariances, mixture.precisions_cholesky)
+    if len(sample) < source.n:
+        totals = source.responsibility_totals(mixture, log_responsibilities)
+        mixture = EMResult(totals / source.n, mixture.means, mixture.covariances, mixture.precisions_cholesky)
     return mixture
 
 

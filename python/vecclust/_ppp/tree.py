@@ -28,54 +28,92 @@ class SplitRule:
         return _core.split_by_mixture(X, rows, n_threads=n_threads, **self.mixture)
 
 
-def grow(ppp, X):
-    """Splits nodes breadth first from the root (all of X) until none splits or a cap is met;
-    fills the tree_, splits_ and split rules of ppp (the PPP being fitted) and returns the
-    rows of each leaf."""
-    n = X.shape[0]
-    ppp.tree_, ppp.splits_, ppp._rules, ppp._leaf_index = [], [], {}, {}
-    leaf_rows = []
-    ppp.tree_.append(_node_record(0, None, 0, n))
-    queue = deque([(0, np.arange(n, dtype=np.int64))])
+def grow(ppp, source):
+    """Splits nodes breadth first from the root (all rows of the source) until none splits or a
+    cap is met; fills the tree_, splits_ and split rules of ppp (the PPP being fitted) and
+    returns the handle of each leaf (its size and fit sample). A level's splits are proposed
+    from the nodes' fit samples, applied to all rows in one pass, then decided in queue order,
+    which is the order of a node-by-node breadth-first search (a node past the max_clusters
+    cap keeps its record empty)."""
+    ppp.tree_, ppp.splits_, ppp._rules, ppp._children, ppp._leaf_index = [], [], {}, {}, {}
+    leaves = []
+    root = source.root()
+    ppp.tree_.append(_node_record(0, None, 0, root.count))
+    queue = deque([(0, root)])
     while queue:
-        node, rows = queue.popleft()
-        record = ppp.tree_[node]
-        if record["depth"] >= ppp.max_depth:
-            outcome = "leaf: max_depth"
-        elif len(leaf_rows) + len(queue) + 1 >= ppp.max_clusters:
-            outcome = "leaf: max_clusters"
-        else:
-            outcome = _try_split(ppp, X, rows, record)
-        if isinstance(outcome, str):
-            record["decision"] = outcome
-            ppp._leaf_index[node] = len(leaf_rows)
-            leaf_rows.append(rows)
-            ppp._log(f"node {node} (n={len(rows)}): {outcome}")
+        proposed = {}  # node: (its record's fields, a rule or why it stays a leaf)
+        for node, handle in queue:
+            if ppp.tree_[node]["depth"] < ppp.max_depth:
+                fields = {}
+                proposed[node] = (fields, _propose_split(ppp, source, handle, fields))
+        children = source.split([(node, handle, proposed[node][1]) for node, handle in queue
+                                 if node in proposed and not isinstance(proposed[node][1], str)])
+        for _ in range(len(queue)):
+            node, handle = queue.popleft()
+            record = ppp.tree_[node]
+            if record["depth"] >= ppp.max_depth:
+                outcome = "leaf: max_depth"
+            elif len(leaves) + len(queue) + 1 >= ppp.max_clusters:
+                outcome = "leaf: max_clusters"
+            else:
+                fields, outcome = proposed[node]
+                record.update(fields)
+                if not isinstance(outcome, str) and min(h.count for h in children[node]) < ppp.min_cluster_size:
+                    outcome = "leaf: child too small"
+            if isinstance(outcome, str):
+                record["decision"] = outcome
+                ppp._leaf_index[node] = len(leaves)
+                leaves.append(handle)
+                ppp._log(f"node {node} (n={handle.count}): {outcome}")
+                continue
+            ids = []
+            for child in children[node]:
+                ids.append(len(ppp.tree_))
+                ppp.tree_.append(_node_record(ids[-1], node, record["depth"] + 1, child.count))
+                queue.append((ids[-1], child))
+            record.update(decision="split", children=tuple(ids), partition=outcome.partition)
+            ppp._rules[node], ppp._children[node] = outcome, tuple(ids)
+            ppp.splits_.append(node)
+            ppp._log(f"node {node} (n={handle.count}): split by {outcome.partition} into {len(ids)} "
+                      f"(delta={record['delta_bic']:.1f}, agreement={record['agreement']:.3f})")
+    ppp._leaf_number = np.full(len(ppp.tree_), -1, dtype=np.int64)
+    ppp._leaf_number[list(ppp._leaf_index)] = list(ppp._leaf_index.values())
+    return leaves
+
+
+def route(rules, children, X, n_threads):
+    """The node each row of X reaches down the split rules: the first without a rule."""
+    nodes = np.zeros(X.shape[0], dtype=np.int64)
+    pending = [(0, np.arange(X.shape[0], dtype=np.int64))]
+    while pending:
+        node, rows = pending.pop()
+        rule = rules.get(node)
+        if rule is None or rows.size == 0:
+            nodes[rows] = node
             continue
-        rule, side = outcome
-        children = []
-        for child_rows in (rows[~side], rows[side]):
-            children.append(len(ppp.tree_))
-            ppp.tree_.append(_node_record(children[-1], node, record["depth"] + 1, len(child_rows)))
-            queue.append((children[-1], child_rows))
-        record.update(decision="split", children=tuple(children), partition=rule.partition)
-        ppp._rules[node] = rule
-        ppp.splits_.append(node)
-        ppp._log(f"node {node} (n={len(rows)}): split by {rule.partition} into {len(children)} "
-                  f"(delta={record['delta_bic']:.1f}, agreement={record['agreement']:.3f})")
-    return leaf_rows
+        side = rule.apply(X, rows, n_threads).astype(bool)
+        first, second = children[node]
+        pending += [(first, rows[~side]), (second, rows[side])]
+    return nodes
+
+
+def route_to_leaves(ppp, X, n_threads):
+    """The leaf index (in leaf order) each row of X reaches down the fitted tree."""
+    return ppp._leaf_number[route(ppp._rules, ppp._children, X, n_threads)]
+
 
 def _node_record(node, parent, depth, n_samples):
     return dict(id=node, parent=parent, depth=depth, n_samples=n_samples, n_fit_samples=None, q=None, start=None,
                 delta_bic=None, agreement=None, separability=None, partition=None, children=None, decision=None)
 
-def _try_split(ppp, X, rows, record):
-    """The node's split rule and each point's side, or the reason it stays a leaf."""
-    m = len(rows)
+def _propose_split(ppp, source, handle, record):
+    """The node's split rule, found on its fit sample, or the reason it stays a leaf; fills
+    the record's fields."""
+    m = handle.count
     if m < 2 * ppp.min_cluster_size:
         return "leaf: too small to split"
-    sample_rows = ppp._fit_sample(rows)
-    sample = PcaSample.of(X[sample_rows].astype(np.float64))
+    sample_rows = handle.sample.rows
+    sample = PcaSample.of(source.points(sample_rows).astype(np.float64))
     record["n_fit_samples"] = len(sample_rows)
     if sample.variances[0] <= 0:
         return "leaf: constant"
@@ -117,10 +155,7 @@ def _try_split(ppp, X, rows, record):
             means=mixture.means, precisions_cholesky=mixture.precisions_cholesky))
     else:
         return "leaf: k-means and mixture disagree"
-    side = rule.apply(X, rows, ppp._n_threads_used).astype(bool)
-    if min(side.sum(), m - side.sum()) < ppp.min_cluster_size:
-        return "leaf: child too small"
-    return rule, side
+    return rule
 
 def _starts(ppp, sample):
     """Initial centre pairs for a node's 2-means: first the centre +- the mean half-normal
