@@ -113,7 +113,7 @@ def print_kmedoids_summary(model, args, X: np.ndarray, metric: str, elapsed: flo
     if args.method == "dynmsc":
         k = f"chosen k={model.n_clusters_}"
         score = f" medoid silhouette={model.silhouettes_[model.n_clusters_ - args.min_clusters]:.6g}"
-    elif model.silhouettes_ is not None:  # the silhouette methods
+    elif getattr(model, "silhouettes_", None) is not None:  # the silhouette methods
         score = f" {'silhouette' if args.method == 'pamsil' else 'medoid silhouette'}={model.silhouettes_[0]:.6g}"
     print(f"n={X.shape[0]} {k}{score} loss={model.inertia_:.6g} iterations={model.n_iter_} swaps={model.n_swaps_} "
           f"time={elapsed:.3f}s ({args.method}, init {init}, {what}, {X.dtype}) -> {out}")
