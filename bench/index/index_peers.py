@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from index_baselines import (
-    BUDGET_GRID, EF_GRID, HNSW_EF_CONSTRUCTION, HNSW_M, K, METHODS as BASELINES, NPROBE_GRID, SharedIVFBitmap,
-    Vecclust, _HolderLists, access_list_bytes, make_method,
+    BUDGET_GRID, EF_GRID, HNSW_EF_CONSTRUCTION, HNSW_FIXED_BYTES, HNSW_M, K, METHODS as BASELINES, NPROBE_GRID, SharedIVFBitmap,
+    Vecclust, _HolderLists, access_list_bytes, hnsw_bytes, make_method,
 )
 
 # vecclust rows: name -> (MultiTenantIndex keyword arguments, budgets swept). A new index option
@@ -103,6 +103,7 @@ class PerTenantUsearch:
     def __init__(self, dim, n_ids, n_tenants):
         from usearch.index import Index
 
+        self.dim = dim
         self.indexes = [Index(ndim=dim, metric="l2sq", dtype="f32", connectivity=HNSW_M,
                               expansion_add=HNSW_EF_CONSTRUCTION) for _ in range(n_tenants)]
         self.holders = _HolderLists(n_ids, n_tenants)
@@ -134,9 +135,13 @@ class PerTenantUsearch:
         return np.asarray(matches.keys, dtype=np.int64)
 
     def memory_bytes(self):
-        parts = {"graphs_and_vectors": int(sum(index.memory_usage for index in self.indexes)),
+        # usearch's own memory_usage counts the capacity it reserved ahead (megabytes per small
+        # index): the analytic size of what is stored is counted, and the reserve shown apart.
+        stored = [len(index) for index in self.indexes]
+        parts = {"graphs_and_vectors": sum(hnsw_bytes(n, n, self.dim, HNSW_M) - HNSW_FIXED_BYTES for n in stored),
                  "access_lists": access_list_bytes(len(self.holders.lists), self.holders.n_pairs)}
         parts["total"] = sum(parts.values())
+        parts["reserved_by_library"] = int(sum(index.memory_usage for index in self.indexes))
         return parts
 
 

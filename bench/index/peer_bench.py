@@ -48,8 +48,10 @@ STOP_RECALL = 0.995
 WORKLOADS = ("debian", "pydoc", "calibrated", "present")
 # Methods whose searches call Python per visited node or go through a server: fewer queries.
 MAX_QUERIES = {"shared-hnsw": 300, "milvus-lite": 500, "lancedb": 500, "chroma": 500}
-QUICK_METHODS = ("vecclust", "shared-ivf-bitmap", "shared-ivf-batch", "shared-ivf-rabitq", "per-tenant-ivf",
-                 "per-tenant-hnsw", "per-tenant-usearch")
+QUICK_METHODS = ("vecclust", "shared-ivf-bitmap", "shared-ivf-batch", "shared-ivf-rabitq", "per-tenant-hnsw")
+# --quick: a small calibrated workload (the test of the harness runs it).
+QUICK_WORKLOAD = dict(n_vectors=4_000, dim=128, n_tenants=40, n_clusters=40, n_query_vectors=200, n_query_pairs=200,
+                      top_share=0.6)
 QUICK_SETTINGS = 6  # knob settings per method in --quick
 MAX_UPDATES = 300
 WORKER_TIMEOUT_S = 1_200
@@ -88,7 +90,8 @@ def build_workload(name: str, n_vectors=None, quick=False, paper_scale=False):
         w = to_workload(data)
         return w, data["gt_ids"]
     if name == "calibrated":
-        p = CalibratedParams.paper_scale() if paper_scale else CalibratedParams.quick() if quick else CalibratedParams()
+        p = CalibratedParams.paper_scale() if paper_scale else CalibratedParams(**QUICK_WORKLOAD) if quick \
+            else CalibratedParams()
         if n_vectors:
             p = dataclasses.replace(p, n_vectors=n_vectors)
         w = make_calibrated(p)
