@@ -47,7 +47,7 @@ TARGETS = (0.9, 0.95)
 STOP_RECALL = 0.995
 WORKLOADS = ("debian", "pydoc", "calibrated", "present")
 # Methods whose searches call Python per visited node or go through a server: fewer queries.
-MAX_QUERIES = {"shared-hnsw": 300, "milvus-lite": 500, "lancedb": 500, "chroma": 500}
+MAX_QUERIES = {"shared-hnsw": 300, "milvus-lite": 100, "lancedb": 300, "chroma": 300}
 QUICK_METHODS = ("vecclust", "shared-ivf-bitmap", "shared-ivf-batch", "shared-ivf-rabitq", "per-tenant-hnsw")
 # --quick: a small calibrated workload (the test of the harness runs it).
 QUICK_WORKLOAD = dict(n_vectors=4_000, dim=128, n_tenants=40, n_clusters=40, n_query_vectors=200, n_query_pairs=200,
@@ -197,11 +197,7 @@ def run_all(workload: str, methods, n_vectors=None, quick=False, rounds=3, paper
     w, gt_ids = build_workload(workload, n_vectors, quick, paper_scale)
     log(f"workload {workload}: {w.n_vectors} x {w.params.dim}, {w.n_tenants} tenants, {len(w.query_tenant)} query "
         f"pairs ({time.perf_counter() - start:.0f} s)")
-    from real_embeddings import top_variance_share
-
-    stats = w.statistics()
-    stats["top32_variance_share"] = top_variance_share(w.vectors[:50_000], 32)
-    report = {"workload": workload, "quick": quick, "statistics": stats, "k": K, "methods": {}}
+    report = new_report(workload, w, quick)
     with tempfile.TemporaryDirectory(prefix="vecclust-peers-") as tmp:
         data = Path(tmp) / "workload.npz"
         np.savez(data, gt_ids=gt_ids, **w.arrays())
@@ -223,6 +219,27 @@ def run_all(workload: str, methods, n_vectors=None, quick=False, rounds=3, paper
             result["worker_wall_s"] = time.perf_counter() - start
             report["methods"][name] = result
             log(f"  {name}: {'FAILED ' + ' | '.join(error) if error else 'done'} ({result['worker_wall_s']:.0f} s)")
+    report["bars"] = bar_ratios(report)
+    return report
+
+
+def new_report(workload, w, quick):
+    from real_embeddings import top_variance_share
+
+    stats = w.statistics()
+    stats["top32_variance_share"] = top_variance_share(w.vectors[:50_000], 32)
+    return {"workload": workload, "quick": quick, "statistics": stats, "k": K, "methods": {}}
+
+
+def assemble(workload, folder: Path, n_vectors=None, quick=False):
+    """A report from the workers' result files in `folder` (an interrupted run's, or rows run
+    separately with --worker on the same saved workload)."""
+    w, _ = build_workload(workload, n_vectors, quick)
+    report = new_report(workload, w, quick)
+    for name in ALL_METHODS:
+        path = folder / f"{name}.json"
+        if path.exists():
+            report["methods"][name] = json.loads(path.read_text())
     report["bars"] = bar_ratios(report)
     return report
 
@@ -324,6 +341,8 @@ def main(argv=None) -> int:
     parser.add_argument("--paper-scale", action="store_true", help="calibrated: 1,000,000 x 192, 1,000 tenants")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--assemble", type=Path, default=None, metavar="DIR",
+                        help="only write the report from the METHOD.json files of the workers in DIR")
     parser.add_argument("--worker", choices=ALL_METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -335,7 +354,10 @@ def main(argv=None) -> int:
     methods = [m for m in methods if m not in args.skip]
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        report = run_all(args.workload, methods, args.n_vectors, args.quick, args.rounds, args.paper_scale, log)
+        if args.assemble:
+            report = assemble(args.workload, args.assemble, args.n_vectors, args.quick)
+        else:
+            report = run_all(args.workload, methods, args.n_vectors, args.quick, args.rounds, args.paper_scale, log)
     except FileNotFoundError as exc:  # the real-embedding cache is missing: say how to build it
         print(exc, file=sys.stderr)
         return 2
