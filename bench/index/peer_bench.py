@@ -144,19 +144,18 @@ def first_reaching(curve, target):
     return next((p for p in curve if p["recall"] >= target), None)
 
 
+def timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
 def run_method(name, w: Workload, gt_ids, max_queries, rounds, quick):
     tenant_indptr, tenant_members = w.tenant_members()
     method = make_peer(name, w.params.dim, w.n_vectors, w.n_tenants)
     rss_before = tree_rss_bytes()
-    start = time.perf_counter()
-    method.train(w.vectors, tenant_indptr, tenant_members)
-    build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    if hasattr(method, "bulk_load"):
-        method.bulk_load(w)
-    else:
-        load_in_insert_order(method, w)
-    load_s = time.perf_counter() - start
+    build_s = timed(method.train, w.vectors, tenant_indptr, tenant_members)
+    load_s = timed(method.bulk_load, w) if hasattr(method, "bulk_load") else timed(load_in_insert_order, method, w)
     memory = method.memory_bytes()
     rss_delta = tree_rss_bytes() - rss_before
     m = min(len(w.query_tenant), max_queries or len(w.query_tenant))
@@ -192,6 +191,24 @@ def worker_main(args) -> int:
 # The comparison (the parent)
 
 
+def run_worker(name, data: Path, out: Path, rounds, quick) -> dict:
+    """One method in a fresh process (its resident-set growth is its own): its result, or why it failed."""
+    single = name in MAX_QUERIES  # slow per query: one pass over fewer queries
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--data", str(data), "--out", str(out),
+           "--rounds", str(1 if single else rounds)] + (["--quick"] if quick else [])
+    if single:
+        cmd += ["--max-queries", str(MAX_QUERIES[name] // (3 if quick else 1))]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+        error = proc.stderr.strip().splitlines()[-4:] if proc.returncode else None
+    except subprocess.TimeoutExpired:
+        error = [f"timed out after {WORKER_TIMEOUT_S} s"]
+    result = {"failed": error} if error else json.loads(out.read_text())
+    result["worker_wall_s"] = time.perf_counter() - start
+    return result
+
+
 def run_all(workload: str, methods, n_vectors=None, quick=False, rounds=3, paper_scale=False, log=print):
     start = time.perf_counter()
     w, gt_ids = build_workload(workload, n_vectors, quick, paper_scale)
@@ -202,23 +219,9 @@ def run_all(workload: str, methods, n_vectors=None, quick=False, rounds=3, paper
         data = Path(tmp) / "workload.npz"
         np.savez(data, gt_ids=gt_ids, **w.arrays())
         for name in methods:
-            out = Path(tmp) / f"{name}.json"
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--data", str(data),
-                   "--out", str(out), "--rounds", str(1 if name in MAX_QUERIES else rounds)]
-            if name in MAX_QUERIES:
-                cmd += ["--max-queries", str(MAX_QUERIES[name] // (3 if quick else 1))]
-            if quick:
-                cmd.append("--quick")
-            start = time.perf_counter()
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-                error = proc.stderr.strip().splitlines()[-4:] if proc.returncode else None
-            except subprocess.TimeoutExpired:
-                error = [f"timed out after {WORKER_TIMEOUT_S} s"]
-            result = {"failed": error} if error else json.loads(out.read_text())
-            result["worker_wall_s"] = time.perf_counter() - start
-            report["methods"][name] = result
-            log(f"  {name}: {'FAILED ' + ' | '.join(error) if error else 'done'} ({result['worker_wall_s']:.0f} s)")
+            report["methods"][name] = result = run_worker(name, data, Path(tmp) / f"{name}.json", rounds, quick)
+            failed = result.get("failed")
+            log(f"  {name}: {'FAILED ' + ' | '.join(failed) if failed else 'done'} ({result['worker_wall_s']:.0f} s)")
     report["bars"] = bar_ratios(report)
     return report
 
@@ -343,9 +346,10 @@ def main(argv=None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--assemble", type=Path, default=None, metavar="DIR",
                         help="only write the report from the METHOD.json files of the workers in DIR")
+    # What the parent passes its workers.
     parser.add_argument("--worker", choices=ALL_METHODS, help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    for hidden in ("--data", "--out"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--max-queries", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
