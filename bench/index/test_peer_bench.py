@@ -155,6 +155,7 @@ def test_peer_bench_quick(tmp_path):
         best = max(p["recall"] for p in result["curve"])
         assert best >= (0.8 if "rabitq" in name else 0.95), name
         assert result["memory"]["total"] > 0 and result["updates"]["remove"]["count"] > 0
-    # Exhaustive settings are exact for the exact methods.
-    exact = report["methods"]["per-tenant-ivf"]["curve"][-1]
-    assert exact["recall"] >= 0.99
+    # An IVF over raw vectors probing enough lists is (near) exact.
+    assert max(p["recall"] for p in report["methods"]["shared-ivf-bitmap"]["curve"]) >= 0.99
+    assert set(report["methods"]) == {"vecclust", "shared-ivf-bitmap", "shared-ivf-batch", "shared-ivf-rabitq",
+                                      "per-tenant-hnsw"}
