@@ -46,6 +46,7 @@ from index_baselines import (
 # is one more line here.
 VECCLUST_CONFIGS = {
     "vecclust": ({}, BUDGET_GRID),
+    "vecclust-exact": ({"sign_codes": "off"}, BUDGET_GRID),  # the rigorous bounds alone
 }
 RERANK_FACTOR = 10
 
