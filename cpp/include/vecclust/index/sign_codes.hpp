@@ -112,11 +112,6 @@ class SignQuantizer {
         }
     }
 
-    void disable() {
-        dim_ = 0;
-        centre_.clear();
-    }
-
     // The code of a row (dim floats, cosine rows normalised) into line (line_bytes()).
     void encode(const float* row, unsigned char* line, std::vector<float>& work) const {
         double norm2 = 0.0, offset2 = 0.0;

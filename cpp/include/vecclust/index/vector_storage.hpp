@@ -132,7 +132,6 @@ class VectorArena {
     const unsigned char* sign_line(std::uint32_t slot) const { return code(slot) + sign_offset_; }
     // The high halves of the slot's row, followed by its low halves.
     const std::uint16_t* halves(std::uint32_t slot) const { return reinterpret_cast<const std::uint16_t*>(code(slot) + header_bytes_); }
-    size_t header_bytes() const { return header_bytes_; }
     void store_header(std::uint32_t slot, const std::uint8_t* code_in, const CodeBounds& bounds_in) {
         auto* header = const_cast<std::uint8_t*>(code(slot));
         std::copy(code_in, code_in + code_bytes_, header);
