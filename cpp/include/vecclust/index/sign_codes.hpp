@@ -8,7 +8,7 @@
 // f = ||R r|| sqrt(D) / sum |(R r)_i| >= 1. For a query, u = R (q - c):
 //   <r, q - c> ~= ||r|| f <xbar, u>,   xbar = (2 b - 1) / sqrt(D),
 // and the error, for a random rotation, is below eps0 ||r|| ||u|| sqrt(f^2 - 1) / sqrt(D - 1)
-// but with a probability that falls off like a Gaussian tail in eps0 (RaBitQ's Theorem 3.2).
+// but with a probability that falls off like a Gaussian tail in eps0 (RaBitQ's error bound).
 // The bound is therefore probable, not rigorous: a scan that uses it (IndexScan, unless the
 // search asks for exact results) misses a true neighbour only when its estimate is more than
 // kConfidence standard deviations off. The query is rounded to 4-bit levels so that <b, u> is
