@@ -468,10 +468,9 @@ std::vector<double> test_sign_codes() {
     check(line == 64, "sign codes: 200 dimensions take one cache line");
     std::vector<unsigned char> lines(static_cast<size_t>(n) * line);
     std::vector<const unsigned char*> pointers(static_cast<size_t>(n));
-    std::vector<float> work;
     for (index_t i = 0; i < n; ++i) {
         pointers[static_cast<size_t>(i)] = lines.data() + static_cast<size_t>(i) * line;
-        codes.encode(x.data() + i * d, lines.data() + static_cast<size_t>(i) * line, work);
+        codes.encode(x.data() + i * d, lines.data() + static_cast<size_t>(i) * line);
     }
     std::vector<double> all, bounds(static_cast<size_t>(n));
     mt_detail::SignQuery query;

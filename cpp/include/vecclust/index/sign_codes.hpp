@@ -113,22 +113,26 @@ class SignQuantizer {
     }
 
     // The code of a row (dim floats, cosine rows normalised) into line (line_bytes()).
-    void encode(const float* row, unsigned char* line, std::vector<float>& work) const {
+    void encode(const float* row, unsigned char* line) const {
         double norm2 = 0.0, offset2 = 0.0;
         for (index_t j = 0; j < dim_; ++j) {
             const double r = static_cast<double>(row[j]) - centre_[static_cast<size_t>(j)];
             offset2 += r * r;
             norm2 += static_cast<double>(row[j]) * row[j];
         }
-        std::vector<float> scratch;
+        thread_local std::vector<float> work, scratch;  // no allocations per vector once warm
         rotate(row, work, scratch);
-        std::vector<std::uint64_t> bits(words_, 0);
+        std::fill(line, line + line_bytes(), static_cast<unsigned char>(0));
         double abs_sum = 0.0, rotated2 = 0.0;
-        for (index_t i = 0; i < padded_; ++i) {
-            const double v = work[static_cast<size_t>(i)];
-            abs_sum += std::fabs(v);
-            rotated2 += v * v;
-            if (v > 0.0) bits[static_cast<size_t>(i / 64)] |= std::uint64_t(1) << (i % 64);
+        for (size_t w = 0; w < words_; ++w) {
+            std::uint64_t bits = 0;
+            for (size_t i = 0; i < 64; ++i) {
+                const double v = work[w * 64 + i];
+                abs_sum += std::fabs(v);
+                rotated2 += v * v;
+                bits |= static_cast<std::uint64_t>(v > 0.0) << i;
+            }
+            std::memcpy(line + w * 8, &bits, sizeof bits);
         }
         SignFacts facts{static_cast<float>(std::sqrt(offset2)), 1.0f, 0.0f, static_cast<float>(norm2)};
         if (abs_sum > 0.0) {
@@ -136,8 +140,6 @@ class SignQuantizer {
             facts.ratio = static_cast<float>(ratio);
             facts.spread = static_cast<float>(std::sqrt(std::max(0.0, ratio * ratio - 1.0)));
         }
-        std::fill(line, line + line_bytes(), static_cast<unsigned char>(0));
-        std::memcpy(line, bits.data(), words_ * 8);
         std::memcpy(line + words_ * 8, &facts, sizeof facts);
     }
 

@@ -179,10 +179,7 @@ class VectorStore : public IndexSettings {
         const mt_detail::CodeBounds bounds = encode(row, code);
         arena_.store(v, row);
         arena_.store_header(v, code, bounds);
-        if (sign_.enabled()) {
-            std::vector<float> work;
-            sign_.encode(row, const_cast<unsigned char*>(arena_.sign_line(v)), work);
-        }
+        if (sign_.enabled()) sign_.encode(row, const_cast<unsigned char*>(arena_.sign_line(v)));
     }
 
     // The row's code and what a scan needs to judge the row from it (see code_lower_bounds).
