@@ -75,7 +75,6 @@ class SignQuantizer {
     static constexpr int kQueryBits = 4;  // l2_lower_bounds spells out its four planes
 
     bool enabled() const { return dim_ > 0; }
-    index_t dim() const { return dim_; }
     const std::vector<float>& centre() const { return centre_; }
     // Bytes a stored code takes: the bits, then SignFacts, rounded up to whole cache lines.
     size_t line_bytes() const { return enabled() ? line_bytes_for(dim_) : 0; }
