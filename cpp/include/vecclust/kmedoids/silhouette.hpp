@@ -36,43 +36,50 @@ namespace silhouette_detail {
 constexpr index_t kLanes = 16;  // columns per group: the lanes of every double sum
 
 // A tile of distances from kQueries points to the kLanes points of one group (stored
-// dimension by dimension), before the metric's last step: the squared or absolute
-// differences or the dot products, added in feature order, in vectors of kBytes.
+// dimension by dimension), in vectors of kBytes. Manhattan adds the absolute differences in
+// feature order; the others the dot products, and then take the metric's last step. For the
+// squared distance that is |x|^2 + |y|^2 - 2 x.y of points shifted to near zero (see
+// ShiftedTask), so that it cancels little; rounding can still take it below zero.
 template <class T, int kBytes, int kQueries, Metric kMetric>
-inline void group_tile(const T* const* queries, const T* group, index_t d, T* out) {
+inline void group_tile(const T* const* queries, const T* group, index_t d, const T* query_norms,
+                       const T* group_norms, T* out) {
     typedef T Vector __attribute__((vector_size(kBytes)));
     constexpr int kWidth = kBytes / static_cast<int>(sizeof(T)), kVectors = static_cast<int>(kLanes) / kWidth;
-    Vector acc[kQueries][kVectors] = {};
-    for (index_t t = 0; t < d; ++t) {
+    const auto term = [](const Vector& column, T q) {
+        if constexpr (kMetric == Metric::manhattan) {
+            const Vector diff = column - q;
+            return diff < T(0) ? -diff : diff;
+        } else {
+            return column * q;
+        }
+    };
+    Vector acc[kQueries][kVectors];
+    for (index_t t = 0; t < d; ++t) {  // d >= 1; the first term starts each sum (no memset)
 #pragma GCC unroll 8
         for (int v = 0; v < kVectors; ++v) {
             Vector column;
             std::memcpy(&column, group + t * kLanes + v * kWidth, sizeof(Vector));
 #pragma GCC unroll 16
-            for (int p = 0; p < kQueries; ++p) {
-                const T q = queries[p][t];
-                if constexpr (kMetric == Metric::cosine) {
-                    acc[p][v] += column * q;
-                } else {
-                    const Vector diff = column - q;
-                    if constexpr (kMetric == Metric::manhattan) acc[p][v] += diff < T(0) ? -diff : diff;
-                    else acc[p][v] += diff * diff;
-                }
-            }
+            for (int p = 0; p < kQueries; ++p) acc[p][v] = t == 0 ? term(column, queries[p][0]) : acc[p][v] + term(column, queries[p][t]);
         }
     }
     for (int p = 0; p < kQueries; ++p)
-        for (int v = 0; v < kVectors; ++v) std::memcpy(out + p * kLanes + v * kWidth, &acc[p][v], sizeof(Vector));
-}
-
-// The metric's last step, on a plain loop the compiler vectorises.
-template <class T, Metric kMetric>
-inline void finish_tile(T* values, int count) {
-    if constexpr (kMetric == Metric::euclidean) {
-        for (int e = 0; e < count; ++e) values[e] = std::sqrt(values[e]);
-    } else if constexpr (kMetric == Metric::cosine) {
-        for (int e = 0; e < count; ++e) values[e] = std::min(T(2), std::max(T(0), T(1) - values[e]));
-    }
+        for (int v = 0; v < kVectors; ++v) {
+            Vector value = acc[p][v];
+            if constexpr (kMetric == Metric::cosine) {
+                value = T(1) - value;
+                value = value < T(0) ? T(0) : value;
+                value = value > T(2) ? T(2) : value;
+            } else if constexpr (kMetric != Metric::manhattan) {
+                Vector norms;
+                std::memcpy(&norms, group_norms + v * kWidth, sizeof(Vector));
+                value = (query_norms[p] + norms) - (value + value);
+                value = value < T(0) ? T(0) : value;
+                if constexpr (kMetric == Metric::euclidean)
+                    for (int e = 0; e < kWidth; ++e) value[e] = std::sqrt(value[e]);
+            }
+            std::memcpy(out + p * kLanes + v * kWidth, &value, sizeof(Vector));
+        }
 }
 
 // The 16 lanes of a sum, added in a fixed tree.
@@ -94,6 +101,7 @@ struct SortedClusters {
     std::vector<T> groups;             // groups x d x kLanes
     std::vector<double> group_weight;  // groups x kLanes
     std::vector<double> weight;        // n, sorted
+    std::vector<double> mean;          // k x d, the members' plain means
 
     SortedClusters(const T* x, index_t n_, index_t d_, Metric metric, const index_t* labels, index_t k_, const T* w)
         : n(n_), d(d_), k(k_), order(static_cast<size_t>(n_)), start(static_cast<size_t>(k_ + 1), 0),
@@ -112,6 +120,13 @@ struct SortedClusters {
             std::copy(x + i * d, x + (i + 1) * d, row);
             if (metric == Metric::cosine) normalise(row);
             weight[static_cast<size_t>(pos)] = w ? static_cast<double>(w[i]) : 1.0;
+        }
+        mean.assign(static_cast<size_t>(k * d), 0.0);
+        for (index_t c = 0; c < k; ++c) {
+            double* m = mean.data() + c * d;
+            for (index_t pos = start[static_cast<size_t>(c)]; pos < start[static_cast<size_t>(c + 1)]; ++pos)
+                for (index_t t = 0; t < d; ++t) m[t] += static_cast<double>(rows[static_cast<size_t>(pos * d + t)]);
+            for (index_t t = 0; t < d; ++t) m[t] /= static_cast<double>(std::max<index_t>(1, size(c)));
         }
         const index_t n_groups = first_group[static_cast<size_t>(k)];
         groups.assign(static_cast<size_t>(n_groups * d * kLanes), T(0));
@@ -146,28 +161,76 @@ struct PairTask {
     index_t partial;  // offset of this task's column sums (a < b), in kLanes-padded members of b
 };
 
+// A task's operands for the metrics from squared differences: its rows of a and b's groups,
+// shifted by the midpoint of the two clusters' means, with their squared norms (added in
+// feature order). Near zero, |x|^2 + |y|^2 - 2 x.y cancels about as little as the differences
+// would, at two operations per dimension instead of three.
+template <class T>
+struct ShiftedTask {
+    std::vector<T> rows, groups, row_norms, group_norms;
+
+    ShiftedTask() = default;
+    ShiftedTask(const SortedClusters<T>& sc, const PairTask& task) {
+        const index_t d = sc.d, a0 = sc.start[static_cast<size_t>(task.a)] + task.row_begin;
+        const index_t g0 = sc.first_group[static_cast<size_t>(task.b)], g1 = sc.first_group[static_cast<size_t>(task.b + 1)];
+        std::vector<T> shift(static_cast<size_t>(d));
+        for (index_t t = 0; t < d; ++t)
+            shift[static_cast<size_t>(t)] = static_cast<T>(0.5 * (sc.mean[static_cast<size_t>(task.a * d + t)] +
+                                                                 sc.mean[static_cast<size_t>(task.b * d + t)]));
+        const index_t n_rows = task.row_end - task.row_begin;
+        rows.resize(static_cast<size_t>(n_rows * d));
+        row_norms.assign(static_cast<size_t>(n_rows), T(0));
+        for (index_t r = 0; r < n_rows; ++r)
+            for (index_t t = 0; t < d; ++t) {
+                const T v = sc.rows[static_cast<size_t>((a0 + r) * d + t)] - shift[static_cast<size_t>(t)];
+                rows[static_cast<size_t>(r * d + t)] = v;
+                row_norms[static_cast<size_t>(r)] += v * v;
+            }
+        groups.assign(sc.groups.begin() + g0 * d * kLanes, sc.groups.begin() + g1 * d * kLanes);
+        group_norms.assign(static_cast<size_t>((g1 - g0) * kLanes), T(0));
+        for (index_t g = 0; g < g1 - g0; ++g)
+            for (index_t t = 0; t < d; ++t)
+                for (index_t l = 0; l < kLanes; ++l) {
+                    T& v = groups[static_cast<size_t>((g * d + t) * kLanes + l)];
+                    v -= shift[static_cast<size_t>(t)];
+                    group_norms[static_cast<size_t>(g * kLanes + l)] += v * v;
+                }
+    }
+};
+
 // Runs one task at one vector width: row sums into sums (n x k, sample order), column sums
 // into `partial`.
 template <class T, int kBytes, Metric kMetric>
 void run_pair_task(const SortedClusters<T>& sc, const PairTask& task, double* sums, double* partial) {
     constexpr int kVectors = static_cast<int>(kLanes * sizeof(T)) / kBytes;
     constexpr int kQueries = std::max(1, (kBytes == 64 ? 16 : 8) / kVectors);
+    constexpr bool kShifted = kMetric == Metric::euclidean || kMetric == Metric::sqeuclidean;
     const index_t d = sc.d, k = sc.k;
     const index_t a0 = sc.start[static_cast<size_t>(task.a)];
     const index_t g0 = sc.first_group[static_cast<size_t>(task.b)], g1 = sc.first_group[static_cast<size_t>(task.b + 1)];
     const bool diagonal = task.a == task.b;
+    const ShiftedTask<T> shifted = kShifted ? ShiftedTask<T>(sc, task) : ShiftedTask<T>{};
+    const T* rows = kShifted ? shifted.rows.data() : sc.rows.data() + (a0 + task.row_begin) * d;
+    const T* groups = kShifted ? shifted.groups.data() : sc.group(g0);
     alignas(64) T tile[kQueries * kLanes];
     alignas(64) double row_sum[kQueries][kLanes];
+    T query_norms[kQueries] = {};
+    double query_weights[kQueries];
     for (index_t r0 = task.row_begin; r0 < task.row_end; r0 += kQueries) {
         const int count = static_cast<int>(std::min<index_t>(kQueries, task.row_end - r0));
         const T* queries[kQueries];
-        for (int p = 0; p < kQueries; ++p) queries[p] = sc.rows.data() + (a0 + r0 + std::min(p, count - 1)) * d;
+        for (int p = 0; p < kQueries; ++p) {
+            const index_t r = r0 - task.row_begin + std::min(p, count - 1);  // repeats the last row to fill the tile
+            queries[p] = rows + r * d;
+            if constexpr (kShifted) query_norms[p] = shifted.row_norms[static_cast<size_t>(r)];
+            query_weights[p] = p < count ? sc.weight[static_cast<size_t>(a0 + r0 + p)] : 0.0;
+        }
         for (int p = 0; p < kQueries; ++p)
             for (index_t l = 0; l < kLanes; ++l) row_sum[p][l] = 0.0;
         for (index_t g = g0; g < g1; ++g) {
-            group_tile<T, kBytes, kQueries, kMetric>(queries, sc.group(g), d, tile);
-            finish_tile<T, kMetric>(tile, kQueries * static_cast<int>(kLanes));
-            if (diagonal) {  // no self-distance (cosine's can be off zero by rounding)
+            group_tile<T, kBytes, kQueries, kMetric>(queries, groups + (g - g0) * d * kLanes, d, query_norms,
+                                                     kShifted ? shifted.group_norms.data() + (g - g0) * kLanes : nullptr, tile);
+            if (diagonal) {  // no self-distance (rounding can leave it off zero)
                 for (int p = 0; p < count; ++p)
                     if ((r0 + p) / kLanes == g - g0) tile[p * kLanes + (r0 + p) % kLanes] = T(0);
             }
@@ -176,10 +239,8 @@ void run_pair_task(const SortedClusters<T>& sc, const PairTask& task, double* su
                 for (index_t l = 0; l < kLanes; ++l) row_sum[p][l] += static_cast<double>(tile[p * kLanes + l]) * w[l];
             if (diagonal) continue;
             double* column = partial + (g - g0) * kLanes;
-            for (int p = 0; p < count; ++p) {
-                const double wq = sc.weight[static_cast<size_t>(a0 + r0 + p)];
-                for (index_t l = 0; l < kLanes; ++l) column[l] += static_cast<double>(tile[p * kLanes + l]) * wq;
-            }
+            for (int p = 0; p < kQueries; ++p)  // the tile's repeated rows add zero
+                for (index_t l = 0; l < kLanes; ++l) column[l] += static_cast<double>(tile[p * kLanes + l]) * query_weights[p];
         }
         for (int p = 0; p < count; ++p)
             sums[sc.order[static_cast<size_t>(a0 + r0 + p)] * k + task.b] = fold_lanes(row_sum[p]);
