@@ -129,10 +129,6 @@ def test_mypy_passes_on_the_package(tmp_path):
 def mypy_config(tmp_path: Path) -> Path:
     """mypy's settings for the package, its cache kept out of the source tree."""
     config = tmp_path / "mypy.ini"
-    # The error codes listed are still raised by code written before the annotations (numbers.Real
-    # comparisons, Optional results narrowed by control flow, len() of array-likes); they are to be
-    # fixed and removed here.
     config.write_text(f"[mypy]\ncache_dir = {tmp_path / 'cache'}\nignore_missing_imports = True\n"
-                      "allow_redefinition_new = True\nlocal_partial_types = True\n"
-                      "disable_error_code = operator, union-attr, arg-type\n")
+                      "allow_redefinition_new = True\nlocal_partial_types = True\n")
     return config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def _id_array(ids, name: str = "ids") -> np.ndarray:
     if array.dtype.kind in "fO" and not isinstance(ids, np.ndarray):  # Python ints past int64 become floats or objects
         for value in np.asarray(ids, dtype=object).reshape(-1):
             if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and \
-                    not _INT64_MIN <= value <= _INT64_MAX:
+                    not _INT64_MIN <= int(value) <= _INT64_MAX:
                 raise ValueError(f"{name} must fit in int64 [{_INT64_MIN}, {_INT64_MAX}], got {value}")
     if array.ndim == 0:
         array = array.reshape(1)
@@ -139,11 +139,9 @@ class MultiTenantIndex:
         "n_threads": None,  # effective_n_threads checks it
     }
     # The integer arguments of search (ids and tenant ids are checked by _id_array, _tenant_id).
-    _search_constraints = {
-        "k": Integer(1, MAX_K),
-        "budget": Integer(1, INT64_MAX, none_ok=True),
-        "exact": Boolean(),
-    }
+    _search_k: ClassVar[Integer] = Integer(1, MAX_K)
+    _search_budget: ClassVar[Integer] = Integer(1, INT64_MAX)  # None is handled before
+    _search_exact: ClassVar[Boolean] = Boolean()
 
     def __init__(self, dim: int, *, metric: Literal["l2", "ip", "cosine"] = "l2", branching_factor: int = 32,
                  split_threshold: int = 256, bloom_fpr: float = 0.01, sign_codes: Literal["auto", "on", "off"] = "auto",
@@ -300,13 +298,13 @@ class MultiTenantIndex:
         if type(Q) is not np.ndarray or Q.dtype != np.float32 or not Q.flags.c_contiguous or Q.ndim != 2:
             Q = self._rows(Q, "Q")
         if type(k) is not int or not 1 <= k <= MAX_K:
-            k = self._search_constraints["k"](k, "k")
+            k = self._search_k.check(k, "k")
         if budget is None:
             budget = DEFAULT_BUDGET if k <= DEFAULT_BUDGET // DEFAULT_BUDGET_PER_K else DEFAULT_BUDGET_PER_K * k
         elif type(budget) is not int or not 1 <= budget <= INT64_MAX:
-            budget = self._search_constraints["budget"](budget, "budget")
+            budget = self._search_budget.check(budget, "budget")
         if exact is not False and exact is not True:
-            exact = self._search_constraints["exact"](exact, "exact")
+            exact = self._search_exact(exact, "exact")
         if type(tenant) is int or isinstance(tenant, (numbers.Integral, np.integer)):
             found = self._core.search_tenant(Q, tenant=_tenant_id(tenant), k=k, budget=budget, exact=exact,
                                             n_threads=self._n_threads)

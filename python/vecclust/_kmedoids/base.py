@@ -90,6 +90,8 @@ class MedoidClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], reset=False)
             return np.ascontiguousarray(X[:, self.medoid_indices_])
         X = validate_data(self, native_byte_order(X), dtype=[np.float64, np.float32], order="C", reset=False)
+        if self.cluster_centers_ is None:  # fitted on a dissimilarity matrix, then metric was changed
+            raise ValueError("this model was fitted with metric='precomputed' and has no centres; fit it again")
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
         scale = scale_for(X, self.metric, others=(centers,))
         centers = scale.data(centers)

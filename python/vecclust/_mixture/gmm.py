@@ -249,7 +249,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)
 
-        best, converged = None, False
+        best: EMResult | None = None
+        converged = False
         for init in range(self.n_init if do_init else 1):
             if self.verbose:
                 print(f"Initialization {init}", flush=True)
@@ -275,6 +276,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warnings.warn("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
                           stacklevel=2)
+        assert best is not None  # n_init >= 1, so the loop ran
         self._set_parameters(best)
         self.converged_ = converged
         self.n_iter_ = best.n_iter
@@ -327,17 +329,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """scikit-learn's initialisation: parameters from init_params' responsibilities, each
         replaced by weights_init / means_init / precisions_init when given."""
         weights_init, means_init, precisions_init = given
-        start = None
-        if weights_init is None or means_init is None or precisions_init is None:
-            start = self._parameters_from_init_params(X, random_state, n_threads)
         if precisions_init is not None:
             precisions_cholesky = precisions_cholesky_from_precisions(precisions_init, self.covariance_type)
             covariances = covariances_from_precisions_cholesky(precisions_cholesky)
-        else:
-            precisions_cholesky, covariances = start.precisions_cholesky, start.covariances
-        return EMResult(weights=start.weights if weights_init is None else weights_init,
-                        means=start.means if means_init is None else means_init,
-                        covariances=covariances, precisions_cholesky=precisions_cholesky)
+        if weights_init is None or means_init is None or precisions_init is None:
+            start = self._parameters_from_init_params(X, random_state, n_threads)
+            weights_init = start.weights if weights_init is None else weights_init
+            means_init = start.means if means_init is None else means_init
+            if precisions_init is None:
+                precisions_cholesky, covariances = start.precisions_cholesky, start.covariances
+        return EMResult(weights=weights_init, means=means_init, covariances=covariances,
+                        precisions_cholesky=precisions_cholesky)
 
     def _parameters_from_init_params(self, X, random_state, n_threads) -> EMResult:
         n_samples = X.shape[0]
@@ -417,12 +419,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion, -2 log L + n_parameters log n: lower is better."""
-        n = len(X)
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        score = self.score(X)  # validates X
+        n = np.shape(X)[0]
+        return -2 * score * n + self._n_parameters() * math.log(n)
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion, -2 log L + 2 n_parameters: lower is better."""
-        return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
+        score = self.score(X)
+        return -2 * score * np.shape(X)[0] + 2 * self._n_parameters()
 
     def icl(self, X: ArrayLike) -> float:
         """Integrated completed likelihood criterion, as a penalty like ``bic``: lower is better.

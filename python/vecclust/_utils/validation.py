@@ -13,11 +13,19 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from .hints import Seed
+
+
+_T = TypeVar("_T")
 
 INT32_MAX = 2**31 - 1  # a C++ int
 INT64_MAX = 2**63 - 1  # index_t and the other 64-bit counts
@@ -31,16 +39,21 @@ class Integer:
     high: int | None = INT64_MAX
     none_ok: bool = False
 
-    def __call__(self, value, name: str):
+    def __call__(self, value: object, name: str) -> int | None:
         if value is None and self.none_ok:
             return None
+        return self.check(value, name)
+
+    def check(self, value: object, name: str) -> int:
+        """`value` as an int in range; None is refused here whatever none_ok says."""
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} must be an int{' or None' if self.none_ok else ''}, got {value!r}")
-        if self.low is not None and value < self.low:
+        number = int(value)
+        if self.low is not None and number < self.low:
             raise ValueError(f"{name}={value} must be >= {self.low}")
-        if self.high is not None and value > self.high:
+        if self.high is not None and number > self.high:
             raise ValueError(f"{name}={value} must be <= {self.high}")
-        return int(value)
+        return number
 
 
 @dataclass(frozen=True)
@@ -53,28 +66,29 @@ class Real:
     none_ok: bool = False
     high_open: bool = False
 
-    def __call__(self, value, name: str):
+    def __call__(self, value: object, name: str) -> float | None:
         if value is None and self.none_ok:
             return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a finite number, got {value!r}")
         if not math.isfinite(value):  # the right type, a wrong value (as scikit-learn has it)
             raise ValueError(f"{name}={value} must be a finite number")
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+        number = float(value)
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
             raise ValueError(f"{name}={value} must be {'>' if self.low_open else '>='} {self.low}")
-        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+        if self.high is not None and (number >= self.high if self.high_open else number > self.high):
             raise ValueError(f"{name}={value} must be {'<' if self.high_open else '<='} {self.high}")
-        return float(value)
+        return number
 
 
 @dataclass(frozen=True)
 class Options:
     """One of a fixed tuple of strings (the one source of that choice list)."""
 
-    values: tuple
+    values: tuple[str, ...]
     none_ok: bool = False
 
-    def __call__(self, value, name: str):
+    def __call__(self, value: object, name: str) -> str | None:
         if value is None and self.none_ok:
             return None
         return check_choice(value, name, self.values)
@@ -86,13 +100,13 @@ class Boolean:
 
     int_ok: bool = False
 
-    def __call__(self, value, name: str):
+    def __call__(self, value: object, name: str) -> bool:
         if not isinstance(value, (bool, np.bool_, numbers.Integral) if self.int_ok else (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False{' or an int' if self.int_ok else ''}, got {value!r}")
         return bool(value)
 
 
-def validate_params(estimator) -> dict:
+def validate_params(estimator: BaseEstimator) -> dict[str, Any]:
     """Checks every parameter of `estimator` against its class's `_parameter_constraints` and
     returns the checked values by name. A parameter whose constraint is None is passed as is
     (a random_state, an init array: checked where they are used)."""
@@ -114,7 +128,7 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def effective_n_threads(n_threads) -> int:
+def effective_n_threads(n_threads: object) -> int:
     """None means every CPU this process may use; -1 the same, -2 all but one, and so on. A
     count above MAX_THREADS_PER_CPU threads per CPU is lowered to that."""
     available = available_cpus()
@@ -124,31 +138,36 @@ def effective_n_threads(n_threads) -> int:
         raise TypeError(f"n_threads must be None or an int, got {n_threads!r}")
     if n_threads == 0:
         raise ValueError("n_threads=0 is not allowed; use None for all CPUs or a positive count")
-    if n_threads < 0:
-        return max(1, available + 1 + int(n_threads))
-    if n_threads > INT32_MAX:
+    count = int(n_threads)
+    if count < 0:
+        return max(1, available + 1 + count)
+    if count > INT32_MAX:
         raise ValueError(f"n_threads={n_threads} must be <= {INT32_MAX}")
-    return min(int(n_threads), MAX_THREADS_PER_CPU * available)
+    return min(count, MAX_THREADS_PER_CPU * available)
 
 
-def seed_from(random_state) -> int:
+def seed_from(random_state: Seed) -> int:
     """A 64-bit seed for the C++ generator, drawn from anything check_random_state accepts."""
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**63 - 1))
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def check_int(value, name: str, minimum: int, maximum: int = INT64_MAX) -> int:
-    return Integer(minimum, maximum)(value, name)
+def check_int(value: object, name: str, minimum: int, maximum: int = INT64_MAX) -> int:
+    return Integer(minimum, maximum).check(value, name)
 
 
-def check_choice(value, name: str, options) -> str:
+def check_choice(value: object, name: str, options: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, options))}")
     return value
 
 
-def native_byte_order(X):
+@overload
+def native_byte_order(X: np.ndarray) -> np.ndarray: ...
+@overload
+def native_byte_order(X: _T) -> _T: ...
+def native_byte_order(X: object) -> object:
     """Float arrays in non-native byte order, converted without changing precision (scikit-learn
     would otherwise turn big-endian float32 into float64)."""
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not X.dtype.isnative:
@@ -156,7 +175,7 @@ def native_byte_order(X):
     return X
 
 
-def check_weights(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+def check_weights(sample_weight: ArrayLike | None, n_samples: int, dtype: DTypeLike) -> np.ndarray | None:
     if sample_weight is None:
         return None
     weights = np.asarray(sample_weight, dtype=dtype)
