@@ -12,7 +12,10 @@ features, 5 classes of 4 clusters each); `digits` is scikit-learn's bundled digi
 Methods: `fasterpam` is vecclust.KMedoids (FasterPAM on its n x n matrix, whose computation is
 in the time); `clara` and `clarans` the estimators with their defaults; `*_plain` the same
 with refine=False; `clara_noswap` refines without the swap rounds (swap_candidates=0); `peer` is scikit-learn pairwise_distances + kmedoids.fasterpam (random
-init, the same max_iter). Every method gets random_state=0. Times are the median of --repeats
+init, the same max_iter). `dask_clara`, `dask_clara_noswap` and `dask_clara_plain` are
+vecclust.dask.CLARA in the same three settings on X cut into 8 blocks, on Dask's synchronous
+scheduler with 1 thread and its threaded scheduler otherwise (no cluster: the passes' cost
+without the transfers); the refinement's time is `dask_clara`'s less `dask_clara_plain`'s. Every method gets random_state=0. Times are the median of --repeats
 fits; "speed-up" is FasterPAM's median time over the method's, at the same thread setting;
 "loss" is the method's total deviation over FasterPAM's.
 """
@@ -27,7 +30,9 @@ import time
 
 import numpy as np
 
-METHODS = ("fasterpam", "clara", "clara_noswap", "clara_plain", "clarans", "clarans_plain", "peer")
+METHODS = ("fasterpam", "clara", "clara_noswap", "clara_plain", "clarans", "clarans_plain", "peer", "dask_clara",
+           "dask_clara_noswap", "dask_clara_plain")
+DASK_SETTINGS = {"dask_clara": {}, "dask_clara_noswap": {"swap_candidates": 0}, "dask_clara_plain": {"refine": False}}
 
 
 def random_covariance_clusters(n, n_features=16, n_centers=50, seed=0):
@@ -73,6 +78,20 @@ def total_deviation(X, medoids):
     return total
 
 
+def fit_dask(settings, X, k, n_threads):
+    import dask
+    import dask.array as da
+    import vecclust.dask
+
+    blocks = da.from_array(X, chunks=(-(-len(X) // 8), -1))
+    with dask.config.set(scheduler="synchronous" if n_threads == 1 else "threads"):
+        model = vecclust.dask.CLARA(k, random_state=0, **settings)
+        t0 = time.perf_counter()
+        model.fit(blocks)
+        seconds = time.perf_counter() - t0
+    return seconds, model.medoid_indices_, float(model.inertia_)
+
+
 def fit(method, X, k, n_threads):
     """(seconds, medoids, inertia as the method reports it) of one fit."""
     import vecclust
@@ -86,6 +105,8 @@ def fit(method, X, k, n_threads):
         "clarans": lambda: vecclust.CLARANS(k, **common),
         "clarans_plain": lambda: vecclust.CLARANS(k, refine=False, **common),
     }
+    if method in DASK_SETTINGS:
+        return fit_dask(DASK_SETTINGS[method], X, k, n_threads)
     if method == "peer":
         import kmedoids
         from sklearn.metrics import pairwise_distances

@@ -3,6 +3,7 @@
 #include "numpy_helpers.hpp"
 #include <optional>
 #include "vecclust/base/memory.hpp"
+#include "vecclust/kmedoids/block_swap_prices.hpp"
 #include "vecclust/kmedoids/clara.hpp"
 #include "vecclust/kmedoids/clarans.hpp"
 #include "vecclust/kmedoids/distance.hpp"
@@ -213,6 +214,31 @@ py::dict clarans_binding(const py::array& x, const std::string& metric, index_t 
     });
 }
 
+// The distributed swap pass's block kernel: a (medoids, candidates) float64 table.
+py::array swap_prices(const py::array& x, const py::array& medoids, const py::array& candidates,
+                      const std::string& metric, int n_threads) {
+    require_c_contiguous(x, "X", 2);
+    require_c_contiguous(medoids, "medoids", 2);
+    require_c_contiguous(candidates, "candidates", 2);
+    const Dtype dtype = float_dtype(x, "X");
+    if (float_dtype(medoids, "medoids") != dtype || float_dtype(candidates, "candidates") != dtype)
+        throw py::type_error("X, medoids and candidates must have the same dtype");
+    if (medoids.shape(1) != x.shape(1) || candidates.shape(1) != x.shape(1))
+        throw py::value_error("X, medoids and candidates must have the same number of features");
+    if (medoids.shape(0) == 0) throw py::value_error("there must be at least one medoid");
+    const Metric m = parse_metric(metric);
+    return with_float_type(x, "X", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const index_t n = x.shape(0), k = medoids.shape(0), c = candidates.shape(0), d = x.shape(1);
+        std::vector<double> table = without_gil([&] {
+            Control control = make_control(n_threads);
+            ThreadPool pool(control);
+            return block_swap_prices<T>(data_of<T>(x), n, data_of<T>(medoids), k, data_of<T>(candidates), c, d, m, pool);
+        });
+        return to_numpy(std::move(table), {static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(c)});
+    });
+}
+
 }  // namespace
 
 void bind_kmedoids(py::module_& m) {
@@ -226,6 +252,10 @@ void bind_kmedoids(py::module_& m) {
           "k-medoids from feature vectors; distances computed in C++, stored as a matrix or computed on demand.");
     m.def("pairwise_distances", &pairwise_distances, py::arg("X"), py::arg("Y"), py::kw_only(), py::arg("metric"),
           py::arg("n_threads"), "Distances between the rows of X and the rows of Y.");
+    m.def("swap_prices", &swap_prices, py::arg("X"), py::arg("medoids"), py::arg("candidates"), py::kw_only(),
+          py::arg("metric"), py::arg("n_threads"),
+          "FasterPAM's swap prices over the rows of X: entry (i, j) is the change of their loss if candidate j "
+          "replaces medoid i.");
     m.def("clara", &clara_binding, py::arg("X"), py::kw_only(), py::arg("metric"), py::arg("n_clusters"),
           py::arg("n_sampling"), py::arg("n_sampling_iter"), py::arg("method"), py::arg("init"), py::arg("keep_medoids"),
           py::arg("max_iter"), py::arg("seed"), py::arg("refine"), py::arg("swap_candidates"), py::arg("sample_weight"), py::arg("n_threads"),

@@ -14,7 +14,7 @@ from .._kmedoids.choices import METRICS
 from .._kmedoids.estimator import KMedoids
 from .._utils.validation import INT32_MAX, Boolean, Integer, Options, seed_from, validate_params
 from .blocks import apply_fitted, block_rng, check_data, finite_block, lazy_rows, n_threads_per_task, over_blocks
-from .clara_refine import refine as refine_medoids
+from .clara_refine import refine_all
 
 SCORE_VALUES = 1 << 22  # distances held at once while a block is scored
 
@@ -61,11 +61,27 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
     BUILD initialisation (vecclust.KMedoids), and one more pass scores every sample's medoids
     on all points; the lowest loss wins. Unlike the in-memory CLARA, later samples do not
     include the best medoids so far (the samples are drawn together). With `refine=True` the
-    best medoids are then refined on all points by alternating steps, one pass over the blocks
-    each: every medoid moves to the member of its cluster with the least total distance to the
+    best medoids are then refined on all points as in memory, one pass over the blocks per step
+    or round: an alternating step, swap rounds, then alternating steps. In an alternating step
+    every medoid moves to the member of its cluster with the least total distance to the
     cluster among 16 members drawn uniformly from the whole cluster in the pass before (a first
     pass draws them), and a step is kept only if it lowers the loss, until a step gains at most
-    0.01% (at most 10 steps). The in-memory CLARA's swap pass is not done here.
+    0.01% (at most 10 steps). A swap round prices `swap_candidates` members of each cluster
+    against all k medoids with FasterPAM's rule, each block adding its points' part of the
+    (medoid, candidate) price table in C++, the tables summed in block order; the best
+    non-conflicting swaps are applied and checked on the exact loss in the next pass, kept up to
+    the first that does not lower it (that one is undone); rounds stop below a 0.01% gain,
+    after at most 10. Above 4,096 points the prices come from a sample, each point in it with
+    probability 4096 / n_samples.
+
+    Every draw of the refinement is seeded by random_state and a point's global index (the
+    alternating steps' draws also by the block), so the medoids do not depend on the workers.
+    The results differ from the in-memory CLARA's: the samples are drawn per block, the
+    alternating steps search 16 drawn members per cluster (the in-memory steps search whole
+    clusters up to 1,024 members), the candidates and priced points are drawn by other
+    generators (the priced sample anew each round, where in memory it is drawn once), and a
+    round's candidates are members of the clusters of the round before, as they are drawn in
+    the pass that checks that round's swaps (which saves a pass per round).
 
     Parameters
     ----------
@@ -78,11 +94,15 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         Maximum FasterPAM passes on a sample.
     refine : bool, default=True
         Refine the best sample's medoids on all points (see above); False gives plain CLARA.
+    swap_candidates : int, default=8
+        Members of each cluster priced as a swap in each swap round; 0 leaves the swap rounds
+        out (alternating steps only).
     random_state : int, RandomState, Generator or None
     n_threads : int or None, default=None
         C++ threads per task; None means 1.
     verbose : bool, default=False
-        Print one line per pass and per sample, and the loss after every refinement step.
+        Print one line per pass and per sample, and the loss after every refinement step and swap
+        round (the lines of the steps and rounds kept are ``refine_losses_``).
 
     Attributes
     ----------
@@ -93,7 +113,8 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         Total distance of all points to their nearest medoid.
     sample_losses_ : ndarray of shape (n_sampling_iter,)
     refine_losses_ : ndarray of shape (n_refine_steps,)
-        Loss after each refinement step kept (empty without refinement); ``inertia_`` is the last.
+        Loss after each refinement step and swap round kept (empty without refinement);
+        ``inertia_`` is the last.
     best_sample_ : int
     sample_indices_ : list of ndarray
         The global row indices of each sample, ascending.
@@ -108,19 +129,21 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         "metric": Options(METRICS),
         "max_iter": MAX_ITER,
         "refine": Boolean(),
+        "swap_candidates": Integer(0, INT32_MAX),
         "random_state": None,
         "n_threads": Integer(1, INT32_MAX, none_ok=True),
         "verbose": Boolean(int_ok=True),
     }
 
     def __init__(self, n_clusters=8, *, n_sampling=None, n_sampling_iter=5, metric="euclidean", max_iter=300,
-                 refine=True, random_state=None, n_threads=None, verbose=False):
+                 refine=True, swap_candidates=8, random_state=None, n_threads=None, verbose=False):
         self.n_clusters = n_clusters
         self.n_sampling = n_sampling
         self.n_sampling_iter = n_sampling_iter
         self.metric = metric
         self.max_iter = max_iter
         self.refine = refine
+        self.swap_candidates = swap_candidates
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -176,8 +199,9 @@ class CLARA(ClusterMixin, TransformerMixin, BaseEstimator):
         self.inertia_ = float(losses[best])
         self.refine_losses_ = np.zeros(0)
         if params["refine"]:
-            self.medoid_indices_, self.cluster_centers_, self.refine_losses_ = refine_medoids(
-                X, self.medoid_indices_, self.cluster_centers_, self.metric, n_threads, seed, verbose)
+            self.medoid_indices_, self.cluster_centers_, self.refine_losses_ = refine_all(
+                X, self.medoid_indices_, self.cluster_centers_, self.inertia_, self.metric, n_threads, seed, verbose,
+                params["swap_candidates"])
             if self.refine_losses_.size:
                 self.inertia_ = float(self.refine_losses_[-1])
         self.n_iter_, self.n_swaps_ = fits[best].n_iter_, fits[best].n_swaps_

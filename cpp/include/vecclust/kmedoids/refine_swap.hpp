@@ -72,8 +72,9 @@ class TwoNearest {
     // large data, where a price is then an estimate (every swap is checked on the exact loss).
     void price_over(std::vector<index_t> priced) { priced_ = std::move(priced); }
 
-    // The best swap for each of `candidates` (none of them a medoid), against all k medoids.
-    std::vector<Swap> price(const std::vector<index_t>& candidates) const {
+    // The predicted change of the loss over the priced points if candidates[b] (not a medoid)
+    // replaces medoid i, at out[b * k + i]; the distributed swap pass sums these over blocks.
+    std::vector<double> price_table(const std::vector<index_t>& candidates) const {
         const auto b_count = static_cast<index_t>(candidates.size()), width = k_ + 1;  // k deltas, then the shared gain
         const auto m = static_cast<index_t>(priced_.size());
         const index_t chunk = swap_chunk_size(m), n_chunks = (m + chunk - 1) / chunk;
@@ -112,17 +113,27 @@ class TwoNearest {
         for (index_t o : priced_)
             removal[static_cast<size_t>(near_i_[static_cast<size_t>(o)])] +=
                 static_cast<double>(seco_d_[static_cast<size_t>(o)]) - static_cast<double>(near_d_[static_cast<size_t>(o)]);
-        std::vector<Swap> out(static_cast<size_t>(b_count));
+        std::vector<double> out(static_cast<size_t>(b_count * k_));
         std::vector<double> delta(static_cast<size_t>(width));
         for (index_t b = 0; b < b_count; ++b) {
             std::copy(removal.begin(), removal.end(), delta.begin());
             delta[static_cast<size_t>(k_)] = 0.0;
             for (index_t c = 0; c < n_chunks; ++c)
                 for (index_t i = 0; i < width; ++i) delta[static_cast<size_t>(i)] += partial[static_cast<size_t>((c * b_count + b) * width + i)];
-            Swap& best = out[static_cast<size_t>(b)];
-            best.candidate = candidates[static_cast<size_t>(b)];
+            for (index_t i = 0; i < k_; ++i) out[static_cast<size_t>(b * k_ + i)] = delta[static_cast<size_t>(i)] + delta[static_cast<size_t>(k_)];
+        }
+        return out;
+    }
+
+    // The best swap for each of `candidates` (none of them a medoid), against all k medoids.
+    std::vector<Swap> price(const std::vector<index_t>& candidates) const {
+        const std::vector<double> table = price_table(candidates);
+        std::vector<Swap> out(candidates.size());
+        for (size_t b = 0; b < candidates.size(); ++b) {
+            Swap& best = out[b];
+            best.candidate = candidates[b];
             for (index_t i = 0; i < k_; ++i) {
-                const double gain = delta[static_cast<size_t>(i)] + delta[static_cast<size_t>(k_)];
+                const double gain = table[b * static_cast<size_t>(k_) + static_cast<size_t>(i)];
                 if (gain < best.delta) best.delta = gain, best.slot = i;
             }
         }
